@@ -1,0 +1,107 @@
+"""Block headers, validator signatures and finality certificates.
+
+A header is canonical JSON::
+
+    {"chain", "height", "prev", "state_root", "time_ms", "tx_count", "tx_root"}
+
+``hash = sha256(canonical(header))``. ``prev`` is the previous header's hash; block 1's ``prev``
+is the genesis root ``sha256(canonical(genesis document))``. A validator signs
+``Ed25519(key, "LIEN/block/v1\\0" || hash)``. A block is *final* when a certificate carries
+valid signatures of more than 2/3 of the validator set on the same hash — with one embedded
+validator that is its own signature, with a federation of 4 it is 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.signing
+
+from ..ledger.crypto import BLOCK_DOMAIN, sha256, sign, verify
+from ..ledger.encoding import canonical_trusted
+from ..ledger.execute import BlockOutcome
+from . import merkle
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    chain: str
+    height: int
+    prev: str
+    time_ms: int
+    tx_count: int
+    tx_root: str
+    state_root: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "height": self.height,
+            "prev": self.prev,
+            "state_root": self.state_root,
+            "time_ms": self.time_ms,
+            "tx_count": self.tx_count,
+            "tx_root": self.tx_root,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Header:
+        return cls(
+            chain=data["chain"],
+            height=data["height"],
+            prev=data["prev"],
+            time_ms=data["time_ms"],
+            tx_count=data["tx_count"],
+            tx_root=data["tx_root"],
+            state_root=data["state_root"],
+        )
+
+    def encode(self) -> bytes:
+        return canonical_trusted(self.to_json())
+
+    @property
+    def hash(self) -> str:
+        return sha256(self.encode()).hex()
+
+
+def header_for(chain_id: str, prev_hash: str, outcome: BlockOutcome) -> Header:
+    leaves = [merkle.leaf_hash(tx.id, r) for tx, r in zip(outcome.txs, outcome.results)]
+    return Header(
+        chain=chain_id,
+        height=outcome.height,
+        prev=prev_hash,
+        time_ms=outcome.time_ms,
+        tx_count=len(outcome.txs),
+        tx_root=merkle.root(leaves).hex(),
+        state_root=outcome.state_root.hex(),
+    )
+
+
+class ValidatorSet:
+    """The keys that sign blocks, and the quorum rule: strictly more than 2/3 of them."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError("a validator set is a non-empty list of distinct keys")
+        self.keys = keys
+
+    @property
+    def quorum(self) -> int:
+        return len(self.keys) * 2 // 3 + 1
+
+    def signers(self, block_hash: str, signatures: dict[str, bytes]) -> set[str]:
+        """The validators whose signature on ``block_hash`` verifies."""
+        digest = bytes.fromhex(block_hash)
+        return {
+            key
+            for key, sig in signatures.items()
+            if key in self.keys and verify(bytes.fromhex(key), BLOCK_DOMAIN, digest, sig)
+        }
+
+    def is_final(self, block_hash: str, signatures: dict[str, bytes]) -> bool:
+        return len(self.signers(block_hash, signatures)) >= self.quorum
+
+
+def sign_header(key: nacl.signing.SigningKey, block_hash: str) -> bytes:
+    return sign(key, BLOCK_DOMAIN, bytes.fromhex(block_hash))

@@ -1,0 +1,35 @@
+"""Every bound of the ledger, named in one place (units last: ``_minor``, ``_ms``, ``_bytes``).
+
+These values are part of the protocol: two nodes with different limits would disagree on which
+transactions execute, so they are constants of protocol version 1, not settings.
+"""
+
+PROTOCOL_VERSION = 1
+
+#: Largest amount of one operation, in minor units (centimes): 1 000 000 000,00.
+#: Far below 2**53 so that every amount and every sum of two is exact in JavaScript.
+amount_minor_max = 100_000_000_000
+#: Largest total issued nantie of one currency, and bound of any balance or limit.
+supply_minor_max = 2**53 - 1 - amount_minor_max
+#: A transaction is valid until ``expires`` (ms since the Unix epoch), at most this far ahead.
+expiry_window_ms_max = 24 * 3600 * 1000
+memo_bytes_max = 256
+reference_bytes_max = 64
+nonce_bytes_max = 64
+name_bytes_max = 80
+signatures_max = 16
+owner_keys_max = 8
+delegations_max = 32
+#: Largest canonical body of one transaction.
+body_bytes_max = 2048
+#: Largest encoded transaction (body, signatures and JSON punctuation) accepted by a node.
+transaction_bytes_max = 4096
+block_transactions_max = 5000
+batch_transactions_max = 5000
+#: A block is cut at most this long after its first transaction entered the log.
+block_interval_ms = 100
+currency_code_bytes_min = 2
+currency_code_bytes_max = 12
+chain_id_bytes_max = 64
+validators_max = 64
+basis_points_max = 10_000

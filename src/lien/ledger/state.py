@@ -1,0 +1,208 @@
+"""The ledger's state: accounts, memberships, currencies. Mutable only through the executor.
+
+The executor works on one in-memory ``State`` (the hot state) and records which records each
+block touched; the node writes exactly those records behind it, in the block's database
+transaction. Every record has one canonical text line; the state commitment of a block is
+
+    state_root(n) = sha256(state_root(n-1) || sha256(sorted lines of the records block n changed))
+
+so two nodes that disagree on any balance disagree on the next header, and ``verify`` can
+recompute every root from genesis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .crypto import sha256
+from .encoding import canonical_trusted
+
+
+@dataclass(slots=True)
+class Delegation:
+    """A key that may sign transfers for a business, within caps (a till)."""
+
+    currency: str
+    cap_per_payment_minor: int
+    cap_total_minor: int
+    spent_minor: int = 0
+
+
+@dataclass(slots=True)
+class Recovery:
+    """A key recovery signed by M admins, effective at ``effective_ms`` unless vetoed."""
+
+    key: str
+    currency: str
+    effective_ms: int
+
+
+@dataclass(slots=True)
+class Account:
+    id: str
+    kind: str
+    keys: list[str]  #: owner public keys (hex), sorted
+    delegations: dict[str, Delegation] = field(default_factory=dict)
+    recovery: Recovery | None = None
+
+    def line(self) -> str:
+        dels = ";".join(
+            f"{k}:{d.currency}:{d.cap_per_payment_minor}:{d.cap_total_minor}:{d.spent_minor}"
+            for k, d in sorted(self.delegations.items())
+        )
+        rec = self.recovery
+        recovery = f"{rec.key}:{rec.currency}:{rec.effective_ms}" if rec else ""
+        return f"a|{self.id}|{self.kind}|{','.join(self.keys)}|{dels}|{recovery}"
+
+
+@dataclass(slots=True)
+class Membership:
+    """An account's standing and balances in one currency (minor units)."""
+
+    account: str
+    currency: str
+    status: str
+    roles: tuple[str, ...]
+    nantie: int
+    credit: int
+    floor: int
+    ceiling: int
+
+    def line(self) -> str:
+        return (
+            f"m|{self.account}|{self.currency}|{self.status}|{','.join(self.roles)}"
+            f"|{self.nantie}|{self.credit}|{self.floor}|{self.ceiling}"
+        )
+
+
+@dataclass(slots=True)
+class Currency:
+    code: str
+    policy: dict[str, Any]
+    issued_minor: int = 0
+    reconverted_minor: int = 0
+
+    def line(self) -> str:
+        policy = canonical_trusted(self.policy).decode()
+        return f"c|{self.code}|{policy}|{self.issued_minor}|{self.reconverted_minor}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    """The genesis document: fixed for the life of the chain (protocol v1)."""
+
+    chain_id: str
+    genesis_time_ms: int
+    validators: tuple[str, ...]  #: validator public keys (hex)
+    governors: tuple[str, ...]  #: keys that may create currencies
+    governor_quorum: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "genesis_time_ms": self.genesis_time_ms,
+            "validators": list(self.validators),
+            "governors": list(self.governors),
+            "governor_quorum": self.governor_quorum,
+            "protocol": 1,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChainConfig:
+        return cls(
+            chain_id=data["chain_id"],
+            genesis_time_ms=data["genesis_time_ms"],
+            validators=tuple(data["validators"]),
+            governors=tuple(data["governors"]),
+            governor_quorum=data["governor_quorum"],
+        )
+
+    def genesis_root(self) -> bytes:
+        return sha256(canonical_trusted(self.to_json()))
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running sums per currency, kept by every balance move and checked after every block."""
+
+    nantie: int = 0
+    credit: int = 0
+
+
+class State:
+    """The hot state. Only ``lien.ledger.execute`` mutates it."""
+
+    def __init__(self, config: ChainConfig) -> None:
+        self.config = config
+        self.accounts: dict[str, Account] = {}
+        self.memberships: dict[tuple[str, str], Membership] = {}
+        self.currencies: dict[str, Currency] = {}
+        self.totals: dict[str, Totals] = {}
+        #: owner key -> account; delegated key -> account (a key serves one account only)
+        self.key_owner: dict[str, str] = {}
+        self.delegate_owner: dict[str, str] = {}
+        #: (currency, role) -> accounts holding it
+        self.role_holders: dict[tuple[str, str], set[str]] = {}
+        #: executed transaction ids not yet expired -> expires (replay protection)
+        self.seen: dict[str, int] = {}
+        self.pending_recoveries: set[str] = set()
+        self.height = 0
+        self.time_ms = config.genesis_time_ms
+        self.state_root = config.genesis_root()
+        self.dirty_accounts: set[str] = set()
+        self.dirty_memberships: set[tuple[str, str]] = set()
+        self.dirty_currencies: set[str] = set()
+
+    # -- indexes, rebuilt when a node loads its state -----------------------------------------
+    def index_account(self, account: Account) -> None:
+        self.accounts[account.id] = account
+        for key in account.keys:
+            self.key_owner[key] = account.id
+        for key in account.delegations:
+            self.delegate_owner[key] = account.id
+        if account.recovery is not None:
+            self.pending_recoveries.add(account.id)
+
+    def index_membership(self, m: Membership) -> None:
+        self.memberships[(m.account, m.currency)] = m
+        totals = self.totals.setdefault(m.currency, Totals())
+        totals.nantie += m.nantie
+        totals.credit += m.credit
+        for role in m.roles:
+            self.role_holders.setdefault((m.currency, role), set()).add(m.account)
+
+    def index_currency(self, c: Currency) -> None:
+        self.currencies[c.code] = c
+        self.totals.setdefault(c.code, Totals())
+
+    # -- commitment ----------------------------------------------------------------------------
+    def change_lines(self) -> list[str]:
+        lines = [self.accounts[a].line() for a in self.dirty_accounts]
+        lines += [self.memberships[k].line() for k in self.dirty_memberships]
+        lines += [self.currencies[c].line() for c in self.dirty_currencies]
+        lines.sort()
+        return lines
+
+    def all_lines(self) -> list[str]:
+        lines = [a.line() for a in self.accounts.values()]
+        lines += [m.line() for m in self.memberships.values()]
+        lines += [c.line() for c in self.currencies.values()]
+        lines.sort()
+        return lines
+
+    def take_changes(self) -> tuple[list[Account], list[Membership], list[Currency]]:
+        """The records changed since the last call (to write behind), clearing the marks."""
+        changes = (
+            [self.accounts[a] for a in sorted(self.dirty_accounts)],
+            [self.memberships[k] for k in sorted(self.dirty_memberships)],
+            [self.currencies[c] for c in sorted(self.dirty_currencies)],
+        )
+        self.dirty_accounts.clear()
+        self.dirty_memberships.clear()
+        self.dirty_currencies.clear()
+        return changes
+
+
+def next_state_root(previous: bytes, lines: list[str]) -> bytes:
+    return sha256(previous + sha256("\n".join(lines).encode()))
