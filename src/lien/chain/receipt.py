@@ -54,6 +54,10 @@ def verify_receipt(receipt: Any, trusted_validators: tuple[str, ...] | None = No
         validators = tuple(receipt["validators"])
         leaf = merkle.leaf_hash(tx.id, receipt["result"])
         index = receipt["index"]
+        if not all(type(n) is int for n in (index, header.tx_count, header.height)):
+            raise TypeError("index, tx_count and height are integers")
+        if not all(isinstance(key, str) for key in validators):
+            raise TypeError("validators are hex keys")
     except (KeyError, TypeError, ValueError, TxError, AttributeError) as exc:
         raise ReceiptInvalid(f"malformed receipt: {exc}") from None
     if trusted_validators is not None and set(validators) != set(trusted_validators):

@@ -246,9 +246,11 @@ def set_limits(state: State, tx: Tx) -> Result:
     m = _target(state, b["account"], code)
     if isinstance(m, dict):
         return m
-    raises = b["floor"] < m.floor or b["ceiling"] > m.ceiling
-    threshold = state.currencies[code].policy["limit_quorum_above_minor"]
-    if raises and max(-b["floor"], b["ceiling"]) > threshold:
+    # Only a limit that is raised counts: lowering the floor to -F or raising the ceiling to C
+    # needs the quorum when F or C is above the threshold (an untouched limit never does).
+    raised = max(-b["floor"] if b["floor"] < m.floor else 0,
+                 b["ceiling"] if b["ceiling"] > m.ceiling else 0)
+    if raised > state.currencies[code].policy["limit_quorum_above_minor"]:
         if (refused := _check_quorum(state, tx, code)) is not None:
             return refused
     if not b["floor"] <= m.credit <= b["ceiling"]:
@@ -479,7 +481,7 @@ def _check_policy_accounts(state: State, policy: dict[str, Any]) -> Result | Non
 def create_currency(state: State, tx: Tx) -> Result:
     b = tx.body
     config = state.config
-    governors = sum(1 for key in tx.signer_keys if key in config.governors)
+    governors = len(set(tx.signer_keys) & set(config.governors))
     if governors == 0:
         return _result(Reason.NOT_AUTHORISED, detail="not signed by a governor")
     if governors < config.governor_quorum:
@@ -586,6 +588,14 @@ def _apply_due_recoveries(state: State) -> None:
             state.dirty_accounts.add(account_id)
 
 
+def _take_marks(state: State) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+    marks = (set(state.dirty_accounts), set(state.dirty_memberships), set(state.dirty_currencies))
+    state.dirty_accounts.clear()
+    state.dirty_memberships.clear()
+    state.dirty_currencies.clear()
+    return marks
+
+
 def _forget_expired(state: State) -> None:
     expired = [tx_id for tx_id, expires in state.seen.items() if expires <= state.time_ms]
     for tx_id in expired:
@@ -605,6 +615,9 @@ def apply_block(
         raise ValueError("block time goes backwards")
     state.height += 1
     state.time_ms = time_ms
+    # The root commits to the records *this* block changed. Marks left by earlier blocks that
+    # the store has not taken yet are set aside and restored after, for take_changes().
+    carried = _take_marks(state)
     _apply_due_recoveries(state)
     included: list[Tx] = []
     results: list[Result] = []
@@ -626,6 +639,9 @@ def apply_block(
     if check:
         check_invariants(state)
     state.state_root = next_state_root(state.state_root, state.change_lines())
+    state.dirty_accounts |= carried[0]
+    state.dirty_memberships |= carried[1]
+    state.dirty_currencies |= carried[2]
     return BlockOutcome(state.height, time_ms, included, results, dropped, state.state_root)
 
 

@@ -32,7 +32,10 @@ def parse_amount(text: str) -> int:
     cleaned = text.strip().replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
     cleaned = cleaned.replace(",", ".")
     negative = cleaned.startswith("-")
-    cleaned = cleaned.lstrip("+-")
+    if cleaned[:1] in ("+", "-"):
+        cleaned = cleaned[1:]  # one sign at most: "--5" and "+-5" are typos, not amounts
+    if not cleaned.isascii():
+        raise ValueError(f"{text!r} is not an amount")
     major, _, minor = cleaned.partition(".")
     if not major.isdigit() and not (major == "" and minor.isdigit()):
         raise ValueError(f"{text!r} is not an amount")

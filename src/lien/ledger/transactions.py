@@ -251,7 +251,7 @@ def check_body(body: Any) -> None:
     if not isinstance(body, dict):
         raise TxError(Reason.MALFORMED, "body must be an object")
     kind = body.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise TxError(Reason.UNKNOWN_TYPE, f"unknown type {kind!r}")
     required, optional = TYPES[kind]
     check_fields(body, {**COMMON, **required}, optional)

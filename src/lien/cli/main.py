@@ -1,0 +1,198 @@
+"""``lien`` — the command line: a thin shell over the node, store and ledger APIs.
+
+Exit codes (one translation point, ``fail``): 0 done; 1 refused by the ledger (a reason code);
+2 bad usage or bad input; 3 verification failed; 4 node unreachable or halted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_VERIFY = 3
+EXIT_UNREACHABLE = 4
+
+app = typer.Typer(
+    help="LIEN: the ledger node and wallet of a local complementary currency.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DirOption = typer.Option(Path("var/node"), "--dir", help="The node directory.")
+
+
+def fail(code: int, message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _password(password: str | None, confirm: bool = False) -> str:
+    if password is not None:
+        return password
+    if env := os.environ.get("LIEN_PASSWORD"):
+        return env
+    if not sys.stdin.isatty():
+        fail(EXIT_USAGE, "no password: pass --password or set LIEN_PASSWORD")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+@app.command()
+def init(
+    dir: Path = DirOption,
+    demo: bool = typer.Option(False, "--demo", help="Add demo members, businesses and history."),
+    chain_id: str = typer.Option("lien-local", help="The chain id (lower-case, a-z 0-9 . -)."),
+    database: str = typer.Option("sqlite:///node.db", help="SQLAlchemy URL of the database."),
+    password: str | None = typer.Option(None, help="Password of the founding keystores."),
+) -> None:
+    """Create a node directory with a new chain and its currency LIEN.
+
+    Example: lien init --dir var/demo --demo
+    """
+    from ..node.setup import SetupError, init_node
+
+    pw = "demo" if demo else _password(password, confirm=True)
+    try:
+        with console.status("Creating the chain…"):
+            created = init_node(dir, chain_id=chain_id, password=pw, database=database,
+                                demo=demo, progress=lambda m: console.log(m))
+    except SetupError as exc:
+        fail(EXIT_USAGE, str(exc))
+    console.print(f"[green]Chain {created['chain_id']} created in {dir}[/green]")
+    table = Table("role", "account")
+    for name, account in created["founders"].items():
+        table.add_row(name, account)
+    console.print(table)
+    if demo:
+        _print_logins(dir)
+
+
+def _print_logins(dir: Path) -> None:
+    from ..ledger import format_account_id
+
+    demo_file = dir / "demo.json"
+    if not demo_file.exists():
+        return
+    demo = json.loads(demo_file.read_text())
+    table = Table("nom", "type", "compte", "keystore", title=f"Comptes de démo (mot de passe : {demo['password']})")
+    for m in demo["members"]:
+        table.add_row(m["name"], m["kind"], format_account_id(m["account"]),
+                      str(dir / "keys" / f"{m['account']}.json"))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    dir: Path = DirOption,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the node: its HTTP API (/api/v1) and block production.
+
+    Example: lien serve --dir var/demo --port 8000
+    """
+    import uvicorn
+
+    from ..node.setup import SetupError, open_node
+    from ..web.api import create_app
+
+    try:
+        node = open_node(dir)
+    except SetupError as exc:
+        fail(EXIT_USAGE, str(exc))
+    node.start()
+    _print_logins(dir)
+    console.print(f"Node of chain [bold]{node.chain_id}[/bold] at http://{host}:{port}/api/v1 "
+                  f"(height {node.state.height})")
+    try:
+        uvicorn.run(create_app(node), host=host, port=port, log_level="warning",
+                    loop="uvloop", http="httptools", access_log=False)
+    finally:
+        node.stop()
+    if node.failure is not None:
+        fail(EXIT_UNREACHABLE, f"node halted: {node.failure}")
+
+
+@app.command()
+def verify(dir: Path = DirOption) -> None:
+    """Re-execute the chain from genesis: every signature, hash, result and state commitment,
+    and compare the stored state. Exits 3 naming the first bad block or altered record.
+
+    Example: lien verify --dir var/demo
+    """
+    from ..node.setup import SetupError, open_store
+    from ..node.verify import verify_store
+    from ..store import StoreError
+
+    try:
+        store = open_store(dir)
+        last = store.last_block()
+    except (SetupError, StoreError) as exc:
+        fail(EXIT_USAGE, str(exc))
+    total = last.first_seq + last.header.tx_count if last else 0
+    with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} tx"),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("verify", total=total)
+        report = verify_store(store, lambda n: progress.advance(task, n))
+    if not report.ok:
+        fail(EXIT_VERIFY, f"verification failed: {report.problem}")
+    console.print(f"[green]ok[/green]: {report.blocks} blocks, {report.transactions} "
+                  "transactions verified from genesis; state matches")
+
+
+@app.command()
+def export(
+    dir: Path = DirOption,
+    out: Path | None = typer.Option(None, help="File to write (default: standard output)."),
+) -> None:
+    """Export the whole chain as JSON lines: genesis, then one line per block with its
+    transactions and results (what another node or an auditor re-verifies).
+
+    Example: lien export --dir var/demo --out chain.jsonl
+    """
+    from ..ledger import parse_json
+    from ..node.setup import SetupError, open_store
+    from ..store import StoreError
+
+    try:
+        store = open_store(dir)
+        config = store.config()
+    except (SetupError, StoreError) as exc:
+        fail(EXIT_USAGE, str(exc))
+    stream = out.open("w") if out else sys.stdout
+    try:
+        stream.write(json.dumps({"genesis": config.to_json()}) + "\n")
+        for block, txs in store.iter_blocks():
+            line = {
+                "header": block.header.to_json(),
+                "hash": block.header.hash,
+                "signatures": [{"key": k, "sig": s.hex()} for k, s in block.signatures.items()],
+                "transactions": [
+                    {"seq": raw.seq, "id": raw.id, "body": parse_json(raw.body),
+                     "signatures": [{"key": raw.signatures[i:i + 32].hex(),
+                                     "sig": raw.signatures[i + 32:i + 96].hex()}
+                                    for i in range(0, len(raw.signatures), 96)],
+                     "result": json.loads(raw.result)}
+                    for raw in txs
+                ],
+            }
+            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if out:
+            stream.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,378 @@
+"""The embedded node: admits signed transactions, orders them in its log, cuts blocks,
+executes them on the hot state, commits each block in one database transaction, signs it.
+
+Threads: callers (the web API's event loop, the CLI, tests) call ``submit``; one node thread
+owns the writer side — it drains a bounded queue in batches, appends to the log, cuts and
+executes blocks and commits them. Signature verification runs before a transaction is queued,
+in a pool (libsodium releases the GIL), never inside the executor.
+
+A broken money invariant raises ``InvariantBroken`` in the node thread: the node stops (its
+``failure`` is set, every waiter is told) rather than commit a wrong state.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.signing
+
+from ..chain import Header, ValidatorSet, header_for, leaf_hash, sign_header
+from ..chain.receipt import build_receipt
+from ..ledger import (
+    BlockOutcome,
+    Reason,
+    State,
+    Tx,
+    TxError,
+    apply_block,
+    check_all_invariants,
+    check_freshness,
+    decode_tx,
+    limits,
+    signatures_valid,
+)
+from ..ledger.history import touched_accounts
+from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
+from ..store import Store
+
+log = logging.getLogger("lien.node")
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Where a transaction stands: accepted → executed (with result) → final, or rejected."""
+
+    id: str
+    state: str  #: "accepted", "executed", "final", "rejected"
+    result: dict[str, Any] | None = None
+    height: int | None = None
+    seq: int | None = None
+    reason: str | None = None  #: for "rejected": the admission reason code
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "status": self.state}
+        for name in ("result", "height", "seq", "reason"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+
+Waiter = Callable[[Status], None]
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class NodeSettings:
+    block_interval_ms: int = limits.block_interval_ms
+    block_transactions_max: int = limits.block_transactions_max
+    queue_depth_max: int = 50_000
+    verify_threads: int = 2
+
+
+class NodeStopped(Exception):
+    """The node is not running (stopped, or halted by a broken invariant)."""
+
+
+@dataclass
+class _Pending:
+    tx: Tx
+    encoded: bytes
+    waiters: list[Waiter] = field(default_factory=list)
+
+
+class Node:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        validator_key: nacl.signing.SigningKey | None = None,
+        ordering: OrderingLog | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        settings: NodeSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or NodeSettings()
+        self.clock = clock
+        self.validator_key = validator_key
+        self.config = store.config()
+        self.chain_id = self.config.chain_id
+        self.validators = ValidatorSet(self.config.validators)
+        self.ordering: OrderingLog = ordering or EmbeddedLog(store)
+        self.state: State = store.load_state()
+        check_all_invariants(self.state)
+        last = store.last_block()
+        self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
+        self.position = last.log_position if last else 0
+        self._queue: queue.Queue[_Pending] = queue.Queue(self.settings.queue_depth_max)
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}  #: accepted or queued, not yet in a block
+        self._open: list[LogEntry] = []  #: log entries not yet cut into a block
+        self._listeners: list[Listener] = []
+        self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
+        self._wake = threading.Event()
+        self.failure: BaseException | None = None
+        self._last_cut_ms = 0
+        self._recover_log()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _recover_log(self) -> None:
+        """Entries accepted before a crash and not yet in a block: they execute first."""
+        for entry in self.ordering.read(self.position):
+            if entry.tx is not None:
+                tx = decode_tx(entry.tx)
+                self._pending[tx.id] = _Pending(tx, entry.tx)
+            self._open.append(entry)
+
+    def start(self) -> None:
+        self._running.set()
+        self._thread = threading.Thread(target=self._run, name="lien-node", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running.clear()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._verify_pool.shutdown()
+
+    @property
+    def running(self) -> bool:
+        return self._running.is_set() and self.failure is None
+
+    # -- admission -------------------------------------------------------------------------------
+    def check(self, tx: Tx) -> Status | None:
+        """Admission checks that need no signature work; a Status when the id is known."""
+        known = self.status(tx.id)
+        if known is not None:
+            return known
+        check_freshness(tx, self.chain_id, self.clock())
+        return None
+
+    def verify_many(self, txs: Sequence[Tx]) -> list[bool]:
+        """Verify signatures in the pool (parallel on several cores)."""
+        chunk = max(1, len(txs) // (self.settings.verify_threads * 4) or 1)
+        parts = [txs[i : i + chunk] for i in range(0, len(txs), chunk)]
+        results = self._verify_pool.map(lambda part: [signatures_valid(t) for t in part], parts)
+        return [ok for part in results for ok in part]
+
+    def enqueue(self, tx: Tx, waiter: Waiter | None = None) -> Status:
+        """Queue a transaction whose signatures were verified. Idempotent by id."""
+        if not self.running:
+            raise NodeStopped(str(self.failure) if self.failure else "node is not running")
+        with self._lock:
+            pending = self._pending.get(tx.id)
+            if pending is None and tx.id not in self.state.seen:
+                pending = _Pending(tx, tx.encode())
+                try:
+                    self._queue.put_nowait(pending)
+                except queue.Full:
+                    raise TxError(Reason.TOO_LARGE, "node queue is full, retry later") from None
+                self._pending[tx.id] = pending
+                if waiter is not None:
+                    pending.waiters.append(waiter)
+                self._wake.set()
+                return Status(tx.id, "accepted")
+            if pending is not None:
+                if waiter is not None:
+                    pending.waiters.append(waiter)
+                return Status(tx.id, "accepted")
+        known = self.status(tx.id)
+        status = known or Status(tx.id, "accepted")
+        if waiter is not None:
+            waiter(status)
+        return status
+
+    def submit(self, tx: Tx, waiter: Waiter | None = None) -> Status:
+        """Admit one transaction: known id → its status; else check, verify, queue."""
+        known = self.check(tx)
+        if known is not None and known.state != "accepted":
+            if waiter is not None:
+                waiter(known)
+            return known
+        if known is None and not signatures_valid(tx):
+            raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
+        return self.enqueue(tx, waiter)
+
+    def run(self, txs: Sequence[Tx], timeout_s: float = 30.0) -> list[Status]:
+        """Submit ``txs`` in order and wait until each is executed (or rejected)."""
+        done = threading.Semaphore(0)
+        statuses: dict[str, Status] = {}
+
+        def waiter(status: Status) -> None:
+            statuses[status.id] = status
+            done.release()
+
+        for tx in txs:
+            self.submit(tx, waiter)
+        deadline = time.monotonic() + timeout_s
+        for _ in txs:
+            if not done.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise TimeoutError("transactions not executed in time")
+        return [statuses[tx.id] for tx in txs]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def status(self, tx_id: str) -> Status | None:
+        with self._lock:
+            if tx_id in self._pending:
+                return Status(tx_id, "accepted")
+        stored = self.store.transaction(tx_id)
+        if stored is not None:
+            block = self.store.block(stored.height)
+            final = block is not None and self.validators.is_final(
+                block.header.hash, block.signatures
+            )
+            return Status(tx_id, "final" if final else "executed", stored.result,
+                          stored.height, stored.seq)
+        dropped = self.store.dropped(tx_id)
+        if dropped is not None:
+            return Status(tx_id, "rejected", reason=dropped[0], detail=dropped[1])
+        return None
+
+    def receipt(self, tx_id: str) -> dict[str, Any] | None:
+        stored = self.store.transaction(tx_id)
+        if stored is None:
+            return None
+        block = self.store.block(stored.height)
+        assert block is not None
+        txs = self.store.block_txs(block)
+        leaves = [leaf_hash(s.tx.id, s.result) for s in txs]
+        return build_receipt(
+            stored.tx.to_json(), stored.result, stored.seq - block.first_seq, leaves,
+            block.header, block.signatures, self.config.validators,
+        )
+
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(account, event)`` is called from the node thread after each commit."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while self._running.is_set():
+                self._wake.wait(self.settings.block_interval_ms / 1000)
+                self._wake.clear()
+                self._step()
+            self._step()
+        except BaseException as exc:  # a broken invariant or a database failure: halt loudly
+            self.failure = exc
+            log.critical("node halted: %s", exc, exc_info=True)
+            self._running.clear()
+            self._fail_waiters(exc)
+
+    def _drain(self) -> list[_Pending]:
+        items: list[_Pending] = []
+        while len(items) < self.settings.block_transactions_max:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _step(self) -> None:
+        """One round: append what is queued to the log; cut and commit blocks when due."""
+        while True:
+            items = self._drain()
+            now = self.clock()
+            due = now - self._last_cut_ms >= self.settings.block_interval_ms
+            pending_txs = any(e.tx is not None for e in self._open)
+            tick = bool(items or pending_txs) and (
+                due or len(items) >= self.settings.block_transactions_max
+            )
+            if not items and not tick:
+                return
+            entries = self.ordering.append([p.encoded for p in items], now, tick)
+            self._open.extend(entries)
+            if tick:
+                self._cut(now)
+            if len(items) < self.settings.block_transactions_max:
+                return
+
+    def _cut(self, now: int) -> None:
+        blocks, self._open = cut_blocks(
+            self._open, self.state.time_ms, self.settings.block_transactions_max
+        )
+        for block in blocks:
+            self._commit([self._tx_of(e) for e in block.entries], block.time_ms,
+                         block.last_position)
+        self._last_cut_ms = now
+
+    def _tx_of(self, entry: LogEntry) -> Tx:
+        assert entry.tx is not None
+        tx = decode_tx(entry.tx)
+        pending = self._pending.get(tx.id)
+        return pending.tx if pending is not None else tx
+
+    def _commit(self, txs: list[Tx], time_ms: int, position: int) -> None:
+        touched = [touched_accounts(self.state, tx) for tx in txs]
+        outcome = apply_block(self.state, txs, time_ms)
+        if len(outcome.txs) != len(txs):
+            included = {tx.id for tx in outcome.txs}
+            touched = [acc for tx, acc in zip(txs, touched) if tx.id in included]
+        header = header_for(self.chain_id, self.last_hash, outcome)
+        signatures = {}
+        if self.validator_key is not None:
+            signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
+                self.validator_key, header.hash
+            )
+        dropped = [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
+        first_seq = self.store.commit_block(
+            header, signatures, outcome.txs, outcome.results, touched,
+            self.state.take_changes(), position, dropped,
+        )
+        self.last_hash = header.hash
+        self.position = position
+        final = self.validators.is_final(header.hash, signatures)
+        self._notify(outcome, header, first_seq, touched, final)
+
+    def _notify(self, outcome: BlockOutcome, header: Header, first_seq: int,
+                touched: list[list[str]], final: bool) -> None:
+        state = "final" if final else "executed"
+        done: list[tuple[_Pending, Status]] = []
+        with self._lock:
+            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
+                pending = self._pending.pop(tx.id, None)
+                if pending is not None:
+                    done.append((pending, Status(tx.id, state, result, header.height,
+                                                 first_seq + i)))
+            for tx, error in outcome.dropped:
+                pending = self._pending.pop(tx.id, None)
+                if pending is not None:
+                    done.append((pending, Status(tx.id, "rejected", reason=error.reason.value,
+                                                 detail=error.detail)))
+        for pending, status in done:
+            for waiter in pending.waiters:
+                waiter(status)
+        if self._listeners:
+            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
+                event = {"id": tx.id, "type": tx.type, "result": result,
+                         "height": header.height, "seq": first_seq + i, "status": state}
+                for account in touched[i]:
+                    for listener in list(self._listeners):
+                        listener(account, event)
+
+    def _fail_waiters(self, exc: BaseException) -> None:
+        with self._lock:
+            pendings = list(self._pending.values())
+        for pending in pendings:
+            for waiter in pending.waiters:
+                waiter(Status(pending.tx.id, "accepted", detail=f"node halted: {exc}"))

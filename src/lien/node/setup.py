@@ -1,0 +1,203 @@
+"""Creating and opening a node directory.
+
+    DIR/node.toml       settings (chain id, database URL, validator key file); written last,
+                        so its presence means the directory is complete
+    DIR/genesis.json    the genesis document (share it with every node of the chain)
+    DIR/validator.key   this node's validator seed (hex, mode 0600)
+    DIR/node.db         the SQLite database (chain, state, node-local log)
+    DIR/keys/*.json     encrypted keystores of the founding keys (governor, admins,
+                        association, comptoir) and, with --demo, of the demo members
+    DIR/demo.json       with --demo: the demo logins (names are node-local, never on chain)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+
+from ..cli import keystore
+from ..ledger import Tx
+from ..store import Store
+from .genesis import Genesis, Member, TxMaker, make_genesis
+from .node import Node, NodeSettings, wall_clock_ms
+
+DEMO_PASSWORD = "demo"
+DEMO_KDF = {"name": "argon2id", "time_cost": 2, "memory_kib": 19456, "parallelism": 1}
+
+
+class SetupError(Exception):
+    """The directory is not a node, or already is one."""
+
+
+@dataclass(frozen=True)
+class NodeDir:
+    path: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / "node.toml"
+
+    def settings(self) -> dict[str, Any]:
+        if not self.settings_file.exists():
+            raise SetupError(f"{self.path} is not a node directory (run `lien init --dir {self.path}`)")
+        with self.settings_file.open("rb") as f:
+            return tomllib.load(f)
+
+    @property
+    def database_url(self) -> str:
+        url = str(self.settings()["database"])
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            return f"sqlite:///{(self.path / url.removeprefix('sqlite:///')).resolve()}"
+        return url
+
+    def validator_key(self) -> nacl.signing.SigningKey:
+        seed = (self.path / str(self.settings()["validator_key"])).read_text().strip()
+        return nacl.signing.SigningKey(bytes.fromhex(seed))
+
+
+def open_store(path: Path) -> Store:
+    return Store(NodeDir(path).database_url)
+
+
+def open_node(path: Path, settings: NodeSettings | None = None,
+              clock: Callable[[], int] = wall_clock_ms) -> Node:
+    node_dir = NodeDir(path)
+    return Node(Store(node_dir.database_url), validator_key=node_dir.validator_key(),
+                settings=settings, clock=clock)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def init_node(
+    path: Path,
+    *,
+    chain_id: str = "lien-local",
+    password: str,
+    database: str = "sqlite:///node.db",
+    demo: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """Create a node directory with a new chain; returns what was created (for printing)."""
+    node_dir = NodeDir(path)
+    if node_dir.settings_file.exists():
+        raise SetupError(f"{path} already holds a node")
+    path.mkdir(parents=True, exist_ok=True)
+    now = wall_clock_ms()
+    genesis = make_genesis(chain_id, now)
+    (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
+    key_file = path / "validator.key"
+    if key_file.exists():
+        key_file.unlink()  # left by an interrupted init: this chain gets a new one
+    _write_secret(key_file, bytes(genesis.validator).hex())
+    url = database
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        db_file = path / url.removeprefix("sqlite:///")
+        for leftover in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+            leftover.unlink(missing_ok=True)
+        url = f"sqlite:///{db_file.resolve()}"
+    Store(url).create(genesis.config)
+    node = Node(Store(url), validator_key=genesis.validator)
+    node.start()
+    try:
+        _expect_ok(node.run(genesis.bootstrap), "genesis")
+        kdf = DEMO_KDF if demo else None
+        founders = {
+            "governor": genesis.governor, "association": genesis.association,
+            "comptoir": genesis.comptoir,
+            **{f"admin-{i + 1}": a for i, a in enumerate(genesis.admins)},
+        }
+        pw = DEMO_PASSWORD if demo else password
+        for name, member in founders.items():
+            keystore.write(path / "keys" / f"{name}.json",
+                           keystore.seal(member.key, pw, member.kind, kdf))
+        created: dict[str, Any] = {
+            "chain_id": chain_id,
+            "founders": {name: m.account for name, m in founders.items()},
+        }
+        if demo:
+            progress("demo members and history")
+            created["demo"] = make_demo(node, genesis, path)
+    finally:
+        node.stop()
+    node_dir.settings_file.write_text(
+        f'chain_id = "{chain_id}"\n'
+        f'database = "{database}"\n'
+        'validator_key = "validator.key"\n'
+    )
+    return created
+
+
+def _expect_ok(statuses: list[Any], what: str) -> None:
+    bad = [s for s in statuses if s.result is None or s.result["code"] != "ok"]
+    if bad:
+        raise SetupError(f"{what}: {bad[0].to_json()}")
+
+
+DEMO_PEOPLE = [
+    "Camille Martin", "Léa Bernard", "Hugo Thomas", "Chloé Petit", "Louis Robert",
+    "Manon Richard", "Jules Durand", "Inès Dubois", "Arthur Moreau", "Zoé Laurent",
+    "Nathan Simon", "Lina Michel",
+]
+DEMO_BUSINESSES = [
+    "Boulangerie du Crêt de Roc", "Librairie Le Furet", "Épicerie Vrac & Co",
+    "Café des Ursules", "Atelier Vélo Solidaire", "Maraîcher du Pilat",
+]
+DEMO_MEMOS = ["pain et viennoiseries", "livres", "légumes de saison", "café ☕", "réparation vélo",
+              "panier AMAP", "cadeau", "remboursement", "facture n° {n}", ""]
+
+
+def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> list[dict[str, str]]:
+    """Members, businesses and a few hundred payments, reproducibly shuffled."""
+    rng = random.Random(42)
+    maker = TxMaker(node.chain_id, wall_clock_ms)
+    admins = genesis.admins
+    people = [Member.new("personal", name) for name in DEMO_PEOPLE]
+    shops = [Member.new("business", name) for name in DEMO_BUSINESSES]
+    everyone = people + shops
+    txs: list[Tx] = [maker.open(m) for m in everyone]
+    txs += [maker.approve(admins[0], m) for m in everyone]
+    txs += [
+        maker.make(admins, "set_limits", by=admins[0].account, currency="LIEN",
+                   account=shop.account, floor=-100_000, ceiling=1_000_000)
+        for shop in shops
+    ]
+    txs += [maker.issue([genesis.comptoir], m, rng.randrange(5_000, 40_000, 500)) for m in people]
+    txs += [maker.issue([genesis.comptoir], m, rng.randrange(20_000, 200_000, 1000)) for m in shops]
+    _expect_ok(node.run(txs), "demo members")
+    history: list[Tx] = []
+    for n in range(payments):
+        payer = rng.choice(people) if rng.random() < 0.7 else rng.choice(shops)
+        payee = rng.choice([m for m in (shops if rng.random() < 0.8 else everyone) if m != payer])
+        memo = rng.choice(DEMO_MEMOS).format(n=n + 1)
+        options = {"memo": memo} if memo else {}
+        if payer.kind == "business" and payee.kind == "business":
+            options["invoice_minor"] = rng.randrange(1_000, 50_000, 100)
+        history.append(maker.pay(payer, payee, rng.randrange(100, 6_000, 10), **options))
+    history += [
+        maker.make([shop], "reconvert", account=shop.account, currency="LIEN",
+                   amount=5_000, payout_ref=f"virement {i + 1}")
+        for i, shop in enumerate(shops[:2])
+    ]
+    node.run(history)  # some payments are refused (not enough money): that is history too
+    logins = []
+    for m in everyone:
+        keystore.write(path / "keys" / f"{m.account}.json",
+                       keystore.seal(m.key, DEMO_PASSWORD, m.kind, DEMO_KDF))
+        logins.append({"name": m.name, "kind": m.kind, "account": m.account})
+    (path / "demo.json").write_text(
+        json.dumps({"password": DEMO_PASSWORD, "members": logins}, ensure_ascii=False, indent=2)
+        + "\n"
+    )
+    return logins

@@ -1,0 +1,70 @@
+"""The ordering interface, and the deterministic block cutter that every backend shares.
+
+An ordering backend is an append-only log of entries, each a transaction or a *tick* (a time
+marker), with positions and times assigned by the log. Blocks are cut from the log's content
+only — never from a node's clock or timing — so every node reading the same log builds the
+same blocks:
+
+* a block closes at the first tick after at least one transaction, or when it holds
+  ``block_transactions_max`` transactions;
+* its time is the closing entry's time, never less than the previous block's.
+
+Backends: ``EmbeddedLog`` (the node's own database; one node) now; a NATS JetStream stream
+(federation) later, behind the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..ledger import limits
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    position: int
+    time_ms: int
+    tx: bytes | None  #: the encoded transaction; None for a tick
+
+
+class OrderingLog(Protocol):
+    """What the node needs from an ordering backend."""
+
+    def append(self, txs: Sequence[bytes], time_ms: int, tick: bool) -> list[LogEntry]:
+        """Durably append transactions (and a closing tick); returns the entries written."""
+        ...
+
+    def read(self, after: int) -> list[LogEntry]:
+        """Entries after ``after``, in order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CutBlock:
+    entries: list[LogEntry]  #: the transaction entries of the block
+    time_ms: int
+    last_position: int  #: position of the entry that closed the block
+
+
+def cut_blocks(
+    entries: Sequence[LogEntry],
+    previous_time_ms: int,
+    block_transactions_max: int = limits.block_transactions_max,
+) -> tuple[list[CutBlock], list[LogEntry]]:
+    """Cut the closed blocks out of ``entries``; return them and the entries still open."""
+    blocks: list[CutBlock] = []
+    open_txs: list[LogEntry] = []
+    for entry in entries:
+        if entry.tx is not None:
+            open_txs.append(entry)
+            closes = len(open_txs) >= block_transactions_max
+        else:
+            closes = bool(open_txs)
+        if closes:
+            time_ms = max(previous_time_ms, entry.time_ms)
+            blocks.append(CutBlock(open_txs, time_ms, entry.position))
+            previous_time_ms = time_ms
+            open_txs = []
+    return blocks, open_txs

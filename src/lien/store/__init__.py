@@ -1,0 +1,5 @@
+"""Persistence: SQLAlchemy Core over SQLite or PostgreSQL. Imports the ledger and chain only."""
+
+from .store import RawTx, Store, StoredBlock, StoredTx, StoreError, tx_from_row
+
+__all__ = ["RawTx", "tx_from_row", "Store", "StoreError", "StoredBlock", "StoredTx"]

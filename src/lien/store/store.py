@@ -1,0 +1,510 @@
+"""The store: SQLAlchemy Core over SQLite (embedded default) or PostgreSQL.
+
+One writer (the node's loop) and any number of readers. ``commit_block`` writes a block, its
+transactions with results, the history postings, every state record the block changed, and
+consumes the ordering-log entries — all in **one** database transaction: after a crash the
+database holds a block entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ..chain import Header
+from ..ledger import (
+    Account,
+    ChainConfig,
+    Currency,
+    Delegation,
+    Membership,
+    State,
+    Tx,
+    parse_json,
+    parse_tx,
+)
+from ..ledger.encoding import canonical_trusted
+from ..ledger.state import Recovery
+from ..ledger.transactions import Signature
+from . import schema as t
+
+
+class StoreError(Exception):
+    """The database does not hold what the node expects (not initialised, wrong chain)."""
+
+
+def pack_signatures(signatures: Sequence[Signature] | dict[str, bytes]) -> bytes:
+    pairs = signatures.items() if isinstance(signatures, dict) else (
+        (s.key, s.sig) for s in signatures
+    )
+    return b"".join(bytes.fromhex(key) + sig for key, sig in pairs)
+
+
+def unpack_signatures(data: bytes) -> list[tuple[str, bytes]]:
+    return [(data[i : i + 32].hex(), data[i + 32 : i + 96]) for i in range(0, len(data), 96)]
+
+
+def tx_from_row(body: bytes, signatures: bytes) -> Tx:
+    """Rebuild a transaction from its stored form (re-parsed: stored bytes are not trusted)."""
+    envelope = {
+        "body": parse_json(body),
+        "signatures": [{"key": k, "sig": s.hex()} for k, s in unpack_signatures(signatures)],
+    }
+    return parse_tx(envelope)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    header: Header
+    signatures: dict[str, bytes]
+    first_seq: int
+    log_position: int
+    stored_hash: str | None = None  #: the hash column as stored (verify compares it)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTx:
+    seq: int
+    height: int
+    tx: Tx
+    result: dict[str, Any]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # durable on power loss, not only on kill -9
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=8)
+
+
+class Store:
+    """Chain, state and node-local tables of one node."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
+        self._chain_id: str | None = None
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = self.config().chain_id
+        return self._chain_id
+
+    # -- setup -----------------------------------------------------------------------------------
+    def create(self, config: ChainConfig) -> None:
+        t.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.execute(select(t.node_settings)).first() is not None:
+                raise StoreError("this database already holds a chain")
+            conn.execute(
+                t.node_settings.insert(),
+                [{"name": "genesis", "value": canonical_trusted(config.to_json()).decode()}],
+            )
+
+    def config(self) -> ChainConfig:
+        try:
+            with self.engine.connect() as conn:
+                value = conn.execute(
+                    select(t.node_settings.c.value).where(t.node_settings.c.name == "genesis")
+                ).scalar()
+        except Exception as exc:  # the tables do not exist
+            raise StoreError(f"no chain in {self.url}: run `lien init`") from exc
+        if value is None:
+            raise StoreError(f"no chain in {self.url}: run `lien init`")
+        return ChainConfig.from_json(json.loads(value))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- the hot state ---------------------------------------------------------------------------
+    def load_state(self) -> State:
+        """The state as of the last committed block (indexes rebuilt in memory)."""
+        state = State(self.config())
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(t.currencies)):
+                state.index_currency(
+                    Currency(row.code, json.loads(row.policy), row.issued, row.reconverted)
+                )
+            for row in conn.execute(select(t.accounts)):
+                state.index_account(_account_from_row(row))
+            for row in conn.execute(select(t.memberships)):
+                state.index_membership(
+                    Membership(
+                        row.account, row.currency, row.status,
+                        tuple(r for r in row.roles.split(",") if r),
+                        row.nantie, row.credit, row.floor, row.ceiling,
+                    )
+                )
+            last = self._last_block(conn)
+            if last is not None:
+                state.height = last.header.height
+                state.time_ms = last.header.time_ms
+                state.state_root = bytes.fromhex(last.header.state_root)
+                for tx_id, body in conn.execute(
+                    select(t.transactions.c.id, t.transactions.c.body).where(
+                        t.transactions.c.seq >= self._seq_since(conn, state.time_ms)
+                    )
+                ):
+                    expires = parse_json(body)["expires"]
+                    if expires > state.time_ms:
+                        state.seen[tx_id.hex()] = expires
+        return state
+
+    def _seq_since(self, conn: Connection, time_ms: int) -> int:
+        """First seq of the blocks whose transactions may still be unexpired."""
+        from ..ledger import limits
+
+        first = conn.execute(
+            select(func.min(t.blocks.c.first_seq)).where(
+                t.blocks.c.time_ms >= time_ms - limits.expiry_window_ms_max
+            )
+        ).scalar()
+        return first if first is not None else 0
+
+    # -- writing ---------------------------------------------------------------------------------
+    def commit_block(
+        self,
+        header: Header,
+        signatures: dict[str, bytes],
+        txs: Sequence[Tx],
+        results: Sequence[dict[str, Any]],
+        touched: Sequence[Sequence[str]],
+        changes: tuple[list[Account], list[Membership], list[Currency]],
+        log_position: int,
+        dropped: Sequence[tuple[str, str, str]] = (),
+    ) -> int:
+        """Write one block atomically; returns the seq of its first transaction."""
+        with self.engine.begin() as conn:
+            first_seq = self._next_seq(conn)
+            conn.execute(
+                t.blocks.insert(),
+                {
+                    "height": header.height,
+                    "hash": bytes.fromhex(header.hash),
+                    "prev": bytes.fromhex(header.prev),
+                    "time_ms": header.time_ms,
+                    "tx_count": header.tx_count,
+                    "first_seq": first_seq,
+                    "tx_root": bytes.fromhex(header.tx_root),
+                    "state_root": bytes.fromhex(header.state_root),
+                    "signatures": pack_signatures(signatures),
+                    "log_position": log_position,
+                },
+            )
+            if txs:
+                conn.execute(
+                    t.transactions.insert(),
+                    [
+                        {
+                            "seq": first_seq + i,
+                            "id": bytes.fromhex(tx.id),
+                            "height": header.height,
+                            "body": tx.body_bytes,
+                            "signatures": pack_signatures(tx.signatures),
+                            "result": canonical_trusted(result).decode(),
+                        }
+                        for i, (tx, result) in enumerate(zip(txs, results))
+                    ],
+                )
+                postings = [
+                    {"account": account, "seq": first_seq + i}
+                    for i, accounts in enumerate(touched)
+                    for account in accounts
+                ]
+                if postings:
+                    conn.execute(t.postings.insert(), postings)
+            self._write_state(conn, changes)
+            if dropped:
+                conn.execute(
+                    self._insert(t.node_dropped).on_conflict_do_nothing(),
+                    [{"id": bytes.fromhex(i), "reason": r, "detail": d} for i, r, d in dropped],
+                )
+            conn.execute(delete(t.node_log).where(t.node_log.c.position <= log_position))
+        return first_seq
+
+    def _next_seq(self, conn: Connection) -> int:
+        last = conn.execute(
+            select(t.blocks.c.first_seq + t.blocks.c.tx_count)
+            .order_by(t.blocks.c.height.desc())
+            .limit(1)
+        ).scalar()
+        return last if last is not None else 0
+
+    def _write_state(
+        self, conn: Connection, changes: tuple[list[Account], list[Membership], list[Currency]]
+    ) -> None:
+        accounts, memberships, currencies = changes
+        if accounts:
+            stmt = self._insert(t.accounts)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={c: stmt.excluded[c] for c in ("kind", "keys", "delegations", "recovery")},
+                ),
+                [_account_row(a) for a in accounts],
+            )
+        if memberships:
+            stmt = self._insert(t.memberships)
+            cols = ("status", "roles", "nantie", "credit", "floor", "ceiling")
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["account", "currency"],
+                    set_={c: stmt.excluded[c] for c in cols},
+                ),
+                [
+                    {
+                        "account": m.account, "currency": m.currency, "status": m.status,
+                        "roles": ",".join(m.roles), "nantie": m.nantie, "credit": m.credit,
+                        "floor": m.floor, "ceiling": m.ceiling,
+                    }
+                    for m in memberships
+                ],
+            )
+        if currencies:
+            stmt = self._insert(t.currencies)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["code"],
+                    set_={c: stmt.excluded[c] for c in ("policy", "issued", "reconverted")},
+                ),
+                [
+                    {
+                        "code": c.code, "policy": canonical_trusted(c.policy).decode(),
+                        "issued": c.issued_minor, "reconverted": c.reconverted_minor,
+                    }
+                    for c in currencies
+                ],
+            )
+
+    def add_signatures(self, height: int, signatures: dict[str, bytes]) -> None:
+        """Replace a block's certificate (validators co-signing after the fact)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.blocks.update()
+                .where(t.blocks.c.height == height)
+                .values(signatures=pack_signatures(signatures))
+            )
+
+    # -- the embedded ordering log ---------------------------------------------------------------
+    def log_append(self, entries: Sequence[tuple[int, int, bytes | None]]) -> None:
+        """Durably append (position, time_ms, encoded tx or None for a tick) entries."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.node_log.insert(),
+                [{"position": p, "time_ms": ms, "tx": tx} for p, ms, tx in entries],
+            )
+
+    def log_read(self, after: int) -> list[tuple[int, int, bytes | None]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.node_log).where(t.node_log.c.position > after).order_by(
+                    t.node_log.c.position
+                )
+            )
+            return [(r.position, r.time_ms, r.tx) for r in rows]
+
+    def log_last_position(self) -> int:
+        with self.engine.connect() as conn:
+            in_log = conn.execute(select(func.max(t.node_log.c.position))).scalar()
+            last = self._last_block(conn)
+        consumed = last.log_position if last else 0
+        return max(in_log or 0, consumed)
+
+    # -- queries ---------------------------------------------------------------------------------
+    def _last_block(self, conn: Connection) -> StoredBlock | None:
+        row = conn.execute(select(t.blocks).order_by(t.blocks.c.height.desc()).limit(1)).first()
+        return self._block(row) if row else None
+
+    def _block(self, row: Any) -> StoredBlock:
+        return _block_from_row(row, self.chain_id)
+
+    def last_block(self) -> StoredBlock | None:
+        with self.engine.connect() as conn:
+            return self._last_block(conn)
+
+    def block(self, height: int) -> StoredBlock | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.blocks).where(t.blocks.c.height == height)).first()
+        return self._block(row) if row else None
+
+    def blocks(self, after: int = 0, limit: int = 100) -> list[StoredBlock]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.blocks).where(t.blocks.c.height > after)
+                .order_by(t.blocks.c.height).limit(limit)
+            )
+            return [self._block(r) for r in rows]
+
+    def block_txs(self, block: StoredBlock) -> list[StoredTx]:
+        with self.engine.connect() as conn:
+            return self._txs_between(conn, block.first_seq, block.first_seq + block.header.tx_count)
+
+    def _txs_between(self, conn: Connection, start: int, end: int) -> list[StoredTx]:
+        rows = conn.execute(
+            select(t.transactions)
+            .where(t.transactions.c.seq >= start, t.transactions.c.seq < end)
+            .order_by(t.transactions.c.seq)
+        )
+        return [_stored_tx(r) for r in rows]
+
+    def transaction(self, tx_id: str) -> StoredTx | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.transactions).where(t.transactions.c.id == bytes.fromhex(tx_id))
+            ).first()
+        return _stored_tx(row) if row else None
+
+    def dropped(self, tx_id: str) -> tuple[str, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.node_dropped).where(t.node_dropped.c.id == bytes.fromhex(tx_id))
+            ).first()
+        return (row.reason, row.detail) if row else None
+
+    def history(
+        self, account: str, before: int | None = None, limit: int = 50
+    ) -> list[StoredTx]:
+        """An account's transactions, newest first; ``before`` is the cursor (a seq)."""
+        query = select(t.postings.c.seq).where(t.postings.c.account == account)
+        if before is not None:
+            query = query.where(t.postings.c.seq < before)
+        query = query.order_by(t.postings.c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            seqs = [row.seq for row in conn.execute(query)]
+            if not seqs:
+                return []
+            rows = conn.execute(
+                select(t.transactions).where(t.transactions.c.seq.in_(seqs))
+                .order_by(t.transactions.c.seq.desc())
+            )
+            return [_stored_tx(r) for r in rows]
+
+    def account_row(self, account_id: str) -> tuple[Account, list[Membership]] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+            if row is None:
+                return None
+            members = conn.execute(
+                select(t.memberships).where(t.memberships.c.account == account_id)
+                .order_by(t.memberships.c.currency)
+            )
+            return _account_from_row(row), [
+                Membership(
+                    m.account, m.currency, m.status, tuple(r for r in m.roles.split(",") if r),
+                    m.nantie, m.credit, m.floor, m.ceiling,
+                )
+                for m in members
+            ]
+
+    def iter_blocks(self, batch: int = 200) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
+        """Every block with its transactions, from height 1 (for ``verify`` and ``export``)."""
+        after = 0
+        while True:
+            chunk = self.blocks(after, batch)
+            if not chunk:
+                return
+            with self.engine.connect() as conn:
+                start = chunk[0].first_seq
+                end = chunk[-1].first_seq + chunk[-1].header.tx_count
+                rows = conn.execute(
+                    select(t.transactions)
+                    .where(t.transactions.c.seq >= start, t.transactions.c.seq < end)
+                    .order_by(t.transactions.c.seq)
+                )
+                txs = [RawTx(r.seq, r.height, r.id.hex(), r.body, r.signatures, r.result)
+                       for r in rows]
+            offset = 0
+            for block in chunk:
+                count = block.header.tx_count
+                yield block, txs[offset : offset + count]
+                offset += count
+            after = chunk[-1].header.height
+
+    def stored_state_lines(self) -> list[str]:
+        """The stored state as commitment lines (to compare with a re-executed state)."""
+        state = self.load_state()
+        return state.all_lines()
+
+    def size_bytes(self) -> int:
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                pages = conn.execute(text("PRAGMA page_count")).scalar() or 0
+                size = conn.execute(text("PRAGMA page_size")).scalar() or 0
+                return int(pages) * int(size)
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+
+
+def _account_row(a: Account) -> dict[str, Any]:
+    delegations = {
+        k: [d.currency, d.cap_per_payment_minor, d.cap_total_minor, d.spent_minor]
+        for k, d in a.delegations.items()
+    }
+    recovery = (
+        canonical_trusted([a.recovery.key, a.recovery.currency, a.recovery.effective_ms]).decode()
+        if a.recovery
+        else ""
+    )
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "keys": ",".join(a.keys),
+        "delegations": canonical_trusted(delegations).decode(),
+        "recovery": recovery,
+    }
+
+
+def _account_from_row(row: Any) -> Account:
+    delegations = {k: Delegation(*v) for k, v in json.loads(row.delegations).items()}
+    recovery = Recovery(*json.loads(row.recovery)) if row.recovery else None
+    keys = [k for k in row.keys.split(",") if k]
+    return Account(row.id, row.kind, keys, delegations, recovery)
+
+
+def _block_from_row(row: Any, chain_id: str) -> StoredBlock:
+    header = Header(
+        chain=chain_id,
+        height=row.height,
+        prev=row.prev.hex(),
+        time_ms=row.time_ms,
+        tx_count=row.tx_count,
+        tx_root=row.tx_root.hex(),
+        state_root=row.state_root.hex(),
+    )
+    return StoredBlock(header, dict(unpack_signatures(row.signatures)), row.first_seq,
+                       row.log_position, row.hash.hex())
+
+
+@dataclass(frozen=True, slots=True)
+class RawTx:
+    """A transaction row as stored, unparsed: what ``verify`` checks byte by byte."""
+
+    seq: int
+    height: int
+    id: str
+    body: bytes
+    signatures: bytes
+    result: str
+
+
+def _stored_tx(row: Any) -> StoredTx:
+    return StoredTx(row.seq, row.height, tx_from_row(row.body, row.signatures),
+                    json.loads(row.result))
