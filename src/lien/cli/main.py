@@ -196,3 +196,7 @@ def export(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

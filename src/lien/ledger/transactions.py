@@ -289,7 +289,12 @@ class Tx:
         return {"body": self.body, "signatures": [s.to_json() for s in self.signatures]}
 
     def encode(self) -> bytes:
-        return canonical(self.to_json())
+        """Canonical JSON of the envelope, assembled from the already canonical body."""
+        sigs = b",".join(
+            b'{"key":"%s","sig":"%s"}' % (s.key.encode(), s.sig.hex().encode())
+            for s in self.signatures
+        )
+        return b'{"body":' + self.body_bytes + b',"signatures":[' + sigs + b"]}"
 
 
 def _parse_signatures(raw: Any) -> tuple[Signature, ...]:

@@ -13,7 +13,6 @@ A broken money invariant raises ``InvariantBroken`` in the node thread: the node
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -88,6 +87,10 @@ class NodeStopped(Exception):
     """The node is not running (stopped, or halted by a broken invariant)."""
 
 
+class NodeBusy(Exception):
+    """The node's queue is full: retry later (HTTP 503)."""
+
+
 @dataclass
 class _Pending:
     tx: Tx
@@ -118,10 +121,11 @@ class Node:
         last = store.last_block()
         self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
         self.position = last.log_position if last else 0
-        self._queue: queue.Queue[_Pending] = queue.Queue(self.settings.queue_depth_max)
+        self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}  #: accepted or queued, not yet in a block
         self._open: list[LogEntry] = []  #: log entries not yet cut into a block
+        self._entry_txs: dict[int, Tx] = {}  #: parsed transactions of the open entries
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
         self._thread: threading.Thread | None = None
@@ -138,6 +142,7 @@ class Node:
             if entry.tx is not None:
                 tx = decode_tx(entry.tx)
                 self._pending[tx.id] = _Pending(tx, entry.tx)
+                self._entry_txs[entry.position] = tx
             self._open.append(entry)
 
     def start(self) -> None:
@@ -174,30 +179,40 @@ class Node:
 
     def enqueue(self, tx: Tx, waiter: Waiter | None = None) -> Status:
         """Queue a transaction whose signatures were verified. Idempotent by id."""
+        return self.enqueue_many([tx], waiter)[0]
+
+    def enqueue_many(self, txs: Sequence[Tx], waiter: Waiter | None = None) -> list[Status]:
+        """Queue verified transactions (one lock round for the lot). Idempotent by id: a known
+        id is not queued again; its waiter hears the first outcome."""
         if not self.running:
             raise NodeStopped(str(self.failure) if self.failure else "node is not running")
+        statuses: list[Status] = []
+        known: list[str] = []
         with self._lock:
-            pending = self._pending.get(tx.id)
-            if pending is None and tx.id not in self.state.seen:
-                pending = _Pending(tx, tx.encode())
-                try:
-                    self._queue.put_nowait(pending)
-                except queue.Full:
-                    raise TxError(Reason.TOO_LARGE, "node queue is full, retry later") from None
-                self._pending[tx.id] = pending
+            if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
+                raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
+            for tx in txs:
+                pending = self._pending.get(tx.id)
+                if pending is None and tx.id not in self.state.seen:
+                    pending = _Pending(tx, tx.encode())
+                    self._incoming.append(pending)
+                    self._pending[tx.id] = pending
+                if pending is None:
+                    known.append(tx.id)
+                    continue
                 if waiter is not None:
                     pending.waiters.append(waiter)
-                self._wake.set()
-                return Status(tx.id, "accepted")
-            if pending is not None:
-                if waiter is not None:
-                    pending.waiters.append(waiter)
-                return Status(tx.id, "accepted")
-        known = self.status(tx.id)
-        status = known or Status(tx.id, "accepted")
-        if waiter is not None:
-            waiter(status)
-        return status
+                statuses.append(Status(tx.id, "accepted"))
+            self._wake.set()
+        for tx_id in known:  # executed already: answer with the first outcome
+            status = self.status(tx_id) or Status(tx_id, "accepted")
+            if waiter is not None:
+                waiter(status)
+            statuses.append(status)
+        if known:
+            order = {tx.id: i for i, tx in enumerate(txs)}
+            statuses.sort(key=lambda st: order[st.id])
+        return statuses
 
     def submit(self, tx: Tx, waiter: Waiter | None = None) -> Status:
         """Admit one transaction: known id → its status; else check, verify, queue."""
@@ -280,12 +295,9 @@ class Node:
             self._fail_waiters(exc)
 
     def _drain(self) -> list[_Pending]:
-        items: list[_Pending] = []
-        while len(items) < self.settings.block_transactions_max:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        limit = self.settings.block_transactions_max
+        with self._lock:
+            items, self._incoming = self._incoming[:limit], self._incoming[limit:]
         return items
 
     def _step(self) -> None:
@@ -301,6 +313,8 @@ class Node:
             if not items and not tick:
                 return
             entries = self.ordering.append([p.encoded for p in items], now, tick)
+            for entry, pending in zip(entries, items):
+                self._entry_txs[entry.position] = pending.tx
             self._open.extend(entries)
             if tick:
                 self._cut(now)
@@ -317,10 +331,11 @@ class Node:
         self._last_cut_ms = now
 
     def _tx_of(self, entry: LogEntry) -> Tx:
-        assert entry.tx is not None
-        tx = decode_tx(entry.tx)
-        pending = self._pending.get(tx.id)
-        return pending.tx if pending is not None else tx
+        tx = self._entry_txs.pop(entry.position, None)
+        if tx is None:  # appended by another node (federation): parse what the log holds
+            assert entry.tx is not None
+            tx = decode_tx(entry.tx)
+        return tx
 
     def _commit(self, txs: list[Tx], time_ms: int, position: int) -> None:
         touched = [touched_accounts(self.state, tx) for tx in txs]

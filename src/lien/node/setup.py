@@ -88,14 +88,18 @@ def init_node(
     database: str = "sqlite:///node.db",
     demo: bool = False,
     progress: Callable[[str], None] = lambda message: None,
+    genesis: Genesis | None = None,
 ) -> dict[str, Any]:
-    """Create a node directory with a new chain; returns what was created (for printing)."""
+    """Create a node directory with a new chain; returns what was created (for printing).
+
+    ``genesis`` lets a caller that must hold the founding keys (benchmarks, tests) bring its
+    own; by default a new one is made."""
     node_dir = NodeDir(path)
     if node_dir.settings_file.exists():
         raise SetupError(f"{path} already holds a node")
     path.mkdir(parents=True, exist_ok=True)
-    now = wall_clock_ms()
-    genesis = make_genesis(chain_id, now)
+    genesis = genesis or make_genesis(chain_id, wall_clock_ms())
+    chain_id = genesis.config.chain_id
     (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
     key_file = path / "validator.key"
     if key_file.exists():

@@ -1,0 +1,244 @@
+"""``lien bench``: the performance figures of DESIGN.md §7, each next to this machine's own
+Ed25519 baseline measured in the same run (machines are shared and noisy: ratios travel,
+absolute numbers do not).
+
+* ``ed25519_verify_per_s`` — single-core signature verifications per second (the baseline);
+* ``batch_payments_per_s`` — signed transfers submitted in batches to an embedded node
+  (signature check, ordering log, execution, block commit with fsync), until all are final;
+* ``http_payments_per_s`` / ``http_latency_p99_ms`` — one payment per HTTP request,
+  64 concurrent keep-alive clients, each request waiting until its payment is executed;
+* ``verify_tx_per_s`` — full verification from genesis (signatures, re-execution, roots);
+* ``disk_bytes_per_tx`` — database size (indexes included) per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings
+import nacl.signing
+
+from .ledger import Tx
+from .node.genesis import Genesis, Member, TxMaker, make_genesis
+from .node.node import Node, wall_clock_ms
+from .node.setup import init_node, open_node
+from .node.verify import verify_store
+from .store import Store
+
+TARGETS = {  # ratio of the baseline each figure must reach (DESIGN.md §7, issue #2)
+    "batch_payments_per_s": 0.4,
+    "http_payments_per_s": 0.08,
+    "verify_tx_per_s": 0.6,
+}
+HTTP_LATENCY_P99_MS_MAX = 300
+DISK_BYTES_PER_TX_MAX = 1000
+
+
+def ed25519_baseline(seconds: float = 1.0) -> float:
+    key = nacl.signing.SigningKey(bytes(range(32)))
+    message = b"LIEN/tx/v1\x00" + b"x" * 240
+    signed = key.sign(message).signature + message
+    public = bytes(key.verify_key)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            nacl.bindings.crypto_sign_open(signed, public)
+        count += 200
+    return count / (time.perf_counter() - start)
+
+
+def _fund(node: Node, genesis: Genesis, members: list[Member], amount: int) -> None:
+    maker = TxMaker(node.chain_id, wall_clock_ms)
+    txs: list[Tx] = [maker.open(m) for m in members]
+    txs += [maker.approve(genesis.admins[0], m) for m in members]
+    txs += [maker.issue([genesis.comptoir], m, amount) for m in members]
+    for status in node.run(txs, timeout_s=120):
+        assert status.result == {"code": "ok"}, status
+
+
+def _payments(chain_id: str, members: list[Member], count: int) -> list[Tx]:
+    maker = TxMaker(chain_id, wall_clock_ms, expiry_ms=30 * 60 * 1000)
+    n = len(members)
+    return [maker.pay(members[i % n], members[(i * 7 + 1) % n], 1) for i in range(count)]
+
+
+def bench_batch(work: Path, payments: int) -> dict[str, Any]:
+    genesis = make_genesis("lien-bench", wall_clock_ms())
+    init_node(work, password="bench", genesis=genesis)
+    node = open_node(work)
+    node.start()
+    members = [Member.new() for _ in range(1000)]
+    _fund(node, genesis, members, 1_000_000 // 4)
+    txs = _payments(node.chain_id, members, payments)
+    done = threading.Semaphore(0)
+    results: list[str] = []
+
+    def waiter(status: Any) -> None:
+        results.append(status.state)
+        done.release()
+
+    batch = 5000
+    start = time.perf_counter()
+    for i in range(0, len(txs), batch):
+        chunk = txs[i : i + batch]
+        for tx, ok in zip(chunk, node.verify_many(chunk)):
+            assert ok
+            node.enqueue(tx, waiter)
+    for _ in txs:
+        done.acquire()
+    elapsed = time.perf_counter() - start
+    node.stop()
+    assert set(results) == {"final"}, set(results)
+    store = node.store
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    last = store.last_block()
+    assert last is not None
+    total_tx = last.first_seq + last.header.tx_count
+    return {
+        "batch_payments_per_s": payments / elapsed,
+        "disk_bytes_per_tx": store.size_bytes() / total_tx,
+        "_store": store,
+    }
+
+
+def bench_verify(store: Store) -> dict[str, Any]:
+    start = time.perf_counter()
+    report = verify_store(store)
+    elapsed = time.perf_counter() - start
+    assert report.ok, report.problem
+    return {"verify_tx_per_s": report.transactions / elapsed}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _http_client(
+    port: int, bodies: list[bytes], latencies: list[float], failures: list[str]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for body in bodies:
+            request = (
+                b"POST /api/v1/transactions?wait=executed HTTP/1.1\r\nHost: bench\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            ) + body
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if not head.startswith(b"HTTP/1.1 200") or b'"code":"ok"' not in answer:
+                failures.append((head.split(b"\r\n")[0] + b" " + answer[:200]).decode())
+    finally:
+        writer.close()
+
+
+async def _http_load(port: int, txs: list[Tx], clients: int) -> tuple[float, list[float], list[str]]:
+    bodies = [tx.encode() for tx in txs]
+    shares = [bodies[i::clients] for i in range(clients)]
+    latencies: list[float] = []
+    failures: list[str] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(_http_client(port, share, latencies, failures) for share in shares))
+    return time.perf_counter() - start, latencies, failures
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the node exited before serving")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
+    raise RuntimeError("the node did not start serving in time")
+
+
+def bench_http(work: Path, payments: int, clients: int = 64) -> dict[str, Any]:
+    genesis = make_genesis("lien-bench-http", wall_clock_ms())
+    init_node(work, password="bench", genesis=genesis)
+    node = open_node(work)
+    node.start()
+    members = [Member.new() for _ in range(256)]
+    _fund(node, genesis, members, 1_000_000 // 4)
+    node.stop()
+    txs = _payments(genesis.config.chain_id, members, payments)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lien.cli.main", "serve", "--dir", str(work), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_until_serving(port, process, 30)
+        elapsed, latencies, failures = asyncio.run(_http_load(port, txs, clients))
+    finally:
+        process.terminate()
+        process.wait(30)
+    if failures:
+        raise RuntimeError(f"{len(failures)} HTTP payments failed, first: {failures[0]}")
+    latencies.sort()
+    return {
+        "http_payments_per_s": payments / elapsed,
+        "http_latency_p50_ms": latencies[len(latencies) // 2] * 1000,
+        "http_latency_p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "http_clients": clients,
+    }
+
+
+def run(
+    batch_payments: int = 40_000,
+    http_payments: int = 12_000,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="lien-bench-"))
+    try:
+        figures: dict[str, Any] = {"cores": os.cpu_count()}
+        log("ed25519 baseline")
+        figures["ed25519_verify_per_s"] = ed25519_baseline()
+        log(f"batch: {batch_payments} payments")
+        batch = bench_batch(work / "batch", batch_payments)
+        store = batch.pop("_store")
+        figures.update(batch)
+        log("verify from genesis")
+        figures.update(bench_verify(store))
+        store.dispose()
+        log(f"http: {http_payments} payments, 64 clients")
+        figures.update(bench_http(work / "http", http_payments))
+        baseline = figures["ed25519_verify_per_s"]
+        for name, ratio in TARGETS.items():
+            figures[f"{name}_ratio"] = figures[name] / baseline
+            figures[f"{name}_target_ratio"] = ratio
+        figures["targets_met"] = (
+            all(figures[f"{n}_ratio"] >= r for n, r in TARGETS.items())
+            and figures["http_latency_p99_ms"] <= HTTP_LATENCY_P99_MS_MAX
+            and figures["disk_bytes_per_tx"] <= DISK_BYTES_PER_TX_MAX
+        )
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(log=lambda m: print(m, file=sys.stderr))))
