@@ -70,11 +70,11 @@ def _check_role(state: State, tx: Tx, by: str, code: str, role: str) -> Result |
         return _result(Reason.UNKNOWN_ACCOUNT, account=by)
     m = _member(state, by, code)
     if m is None or role not in m.roles:
-        return _result(Reason.NOT_AUTHORISED, detail=f"{by} is not {role} of {code}")
+        return _result(Reason.NOT_AUTHORISED, account=by, role=role)
     if m.status != "active":
         return _result(Reason.ACCOUNT_NOT_ACTIVE, account=by)
     if not _owner_signed(state, tx, by):
-        return _result(Reason.NOT_AUTHORISED, detail=f"no signature of {by}")
+        return _result(Reason.NOT_AUTHORISED, account=by)
     return None
 
 
@@ -145,7 +145,11 @@ def _key_in_use(state: State, key: str) -> bool:
 
 
 def _admin_count(state: State, code: str, without: str = "", with_: str = "") -> int:
-    admins = set(state.role_holders.get((code, "admin"), set()))
+    # A closed admin keeps its role on record but can never sign again: it does not count.
+    admins = {
+        a for a in state.role_holders.get((code, "admin"), set())
+        if state.memberships[(a, code)].status != "closed"
+    }
     admins.discard(without)
     if with_:
         admins.add(with_)
@@ -158,7 +162,7 @@ def open_account(state: State, tx: Tx) -> Result:
     if account_id_for_key(bytes.fromhex(b["key"])) != b["account"]:
         return _result(Reason.ACCOUNT_ID_MISMATCH, expected=account_id_for_key(bytes.fromhex(b["key"])))
     if b["key"] not in tx.signer_keys:
-        return _result(Reason.NOT_AUTHORISED, detail="not signed by the opening key")
+        return _result(Reason.NOT_AUTHORISED, account=b["account"])
     if b["account"] in state.accounts:
         return _result(Reason.ACCOUNT_EXISTS)
     if _key_in_use(state, b["key"]):
@@ -204,7 +208,10 @@ def set_status(state: State, tx: Tx) -> Result:
     if isinstance(m, dict):
         return m
     if b["status"] not in TRANSITIONS[m.status]:
-        return _result(Reason.INVALID_TRANSITION, detail=f"{m.status} -> {b['status']}")
+        return _result(Reason.INVALID_TRANSITION, status=m.status)
+    if m.roles:  # locking an admin or an issuer is governance: one admin alone cannot
+        if (refused := _check_quorum(state, tx, m.currency)) is not None:
+            return refused
     if b["status"] == "closed":
         if m.nantie != 0 or m.credit != 0:
             return _result(Reason.BALANCE_NOT_ZERO)
@@ -291,7 +298,7 @@ def reconvert(state: State, tx: Tx) -> Result:
     if isinstance(m, dict):
         return m
     if state.accounts[m.account].kind != "business":
-        return _result(Reason.WRONG_KIND, detail="only businesses reconvert")
+        return _result(Reason.WRONG_KIND, kind=state.accounts[m.account].kind)
     if m.status != "active":
         return _result(Reason.ACCOUNT_NOT_ACTIVE, account=m.account)
     if not _owner_signed(state, tx, m.account):
@@ -439,6 +446,8 @@ def delegate(state: State, tx: Tx) -> Result:
         return _result(Reason.UNKNOWN_ACCOUNT, account=b["account"])
     if not _owner_signed(state, tx, account.id):
         return _result(Reason.NOT_AUTHORISED)
+    if account.kind not in ("business", "association"):
+        return _result(Reason.WRONG_KIND, kind=account.kind)
     if b["currency"] not in state.currencies:
         return _result(Reason.UNKNOWN_CURRENCY)
     if _member(state, account.id, b["currency"]) is None:
@@ -448,7 +457,8 @@ def delegate(state: State, tx: Tx) -> Result:
         return _result(Reason.KEY_IN_USE)
     if existing is None and len(account.delegations) >= limits.delegations_max:
         return _result(Reason.KEYS_LIMIT)
-    spent = existing.spent_minor if existing else 0
+    # Changing a till's caps keeps what it spent; moving it to another currency starts anew.
+    spent = existing.spent_minor if existing and existing.currency == b["currency"] else 0
     account.delegations[b["key"]] = Delegation(
         b["currency"], b["cap_per_payment_minor"], b["cap_total_minor"], spent
     )
@@ -483,7 +493,7 @@ def create_currency(state: State, tx: Tx) -> Result:
     config = state.config
     governors = len(set(tx.signer_keys) & set(config.governors))
     if governors == 0:
-        return _result(Reason.NOT_AUTHORISED, detail="not signed by a governor")
+        return _result(Reason.NOT_AUTHORISED, role="governor")
     if governors < config.governor_quorum:
         return _result(Reason.QUORUM_NOT_MET, have=governors, need=config.governor_quorum)
     if b["code"] in state.currencies:

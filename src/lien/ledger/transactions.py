@@ -83,7 +83,7 @@ def text(max_bytes: int, min_bytes: int = 0) -> Check:
 
 def pattern(regex: re.Pattern[str], what: str) -> Check:
     def check(field: str, value: Any) -> None:
-        if not regex.match(_string(field, value)):
+        if not regex.fullmatch(_string(field, value)):
             raise _bad(field, f"not {what}")
 
     return check
@@ -257,6 +257,8 @@ def check_body(body: Any) -> None:
     check_fields(body, {**COMMON, **required}, optional)
     if kind == "transfer" and body.get("nantie", 0) > body["amount"]:
         raise TxError(Reason.AMOUNT_INVALID, "nantie: larger than amount")
+    if kind == "delegate" and body["cap_per_payment_minor"] > body["cap_total_minor"]:
+        raise TxError(Reason.AMOUNT_INVALID, "cap_per_payment_minor: larger than cap_total_minor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,9 +311,9 @@ def _parse_signatures(raw: Any) -> tuple[Signature, ...]:
         if not isinstance(entry, dict) or set(entry) != {"key", "sig"}:
             raise TxError(Reason.MALFORMED, "a signature is {key, sig}")
         key, sig = entry["key"], entry["sig"]
-        if not isinstance(key, str) or not _KEY_RE.match(key):
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
             raise TxError(Reason.BAD_FIELD, "signature key: not a hex Ed25519 public key")
-        if not isinstance(sig, str) or not _SIG_RE.match(sig):
+        if not isinstance(sig, str) or not _SIG_RE.fullmatch(sig):
             raise TxError(Reason.BAD_SIGNATURE, "signature: not 128 lower-case hex digits")
         result.append(Signature(key, bytes.fromhex(sig)))
     if len({s.key for s in result}) != len(result):

@@ -1,0 +1,95 @@
+"""The same node, store and verification on a real PostgreSQL (a fresh database per run)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from lien.ledger import check_all_invariants
+from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.node.node import Node, wall_clock_ms
+from lien.node.verify import verify_store
+from lien.store import Store
+
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+OPENED: list[Store] = []
+
+
+def _store(url: str) -> Store:
+    store = Store(url)
+    OPENED.append(store)
+    return store
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    name = f"lien_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        while OPENED:
+            OPENED.pop().dispose()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _chain_with_payments(url: str) -> tuple[Store, list[str]]:
+    genesis = make_genesis("lien-pg", wall_clock_ms())
+    store = _store(url)
+    store.create(genesis.config)
+    node = Node(store, validator_key=genesis.validator)
+    node.start()
+    try:
+        maker = TxMaker(node.chain_id, wall_clock_ms)
+        alice, shop = Member.new(), Member.new("business")
+        setup = [maker.open(alice), maker.open(shop), maker.approve(genesis.admins[0], alice),
+                 maker.approve(genesis.admins[0], shop), maker.issue([genesis.comptoir], alice, 5000)]
+        statuses = node.run(genesis.bootstrap + setup)
+        assert {s.result["code"] for s in statuses if s.result} == {"ok"}
+        pays = [maker.pay(alice, shop, 500 * (i + 1), memo=f"achat {i}") for i in range(10)]
+        codes = [s.result["code"] for s in node.run(pays) if s.result]
+    finally:
+        node.stop()
+    return store, codes
+
+
+def test_node_commits_and_verifies_on_postgres(pg_url: str) -> None:
+    store, codes = _chain_with_payments(pg_url)
+    # 5000 nantie + 20000 of credit (default floor): 500+1000+... reaches 27500 at the 10th.
+    assert codes.count("ok") == 9
+    assert codes[-1] == "insufficient_funds"
+    report = verify_store(store)
+    assert report.ok, report.problem
+    state = store.load_state()
+    check_all_invariants(state)
+    assert state.totals["LIEN"].credit == 0
+
+
+def test_restart_on_postgres_keeps_state_and_history(pg_url: str) -> None:
+    store, _ = _chain_with_payments(pg_url)
+    before = store.load_state()
+    again = _store(pg_url)
+    after = again.load_state()
+    assert after.all_lines() == before.all_lines()
+    assert after.state_root == before.state_root
+    last = again.last_block()
+    assert last is not None and last.header.height == before.height
+
+
+def test_verify_names_an_altered_balance_on_postgres(pg_url: str) -> None:
+    store, _ = _chain_with_payments(pg_url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE memberships SET nantie = nantie + 1 WHERE account = "
+            "(SELECT account FROM memberships WHERE nantie > 0 ORDER BY account LIMIT 1)"
+        )
+    report = verify_store(store)
+    assert not report.ok
+    assert "balance of account" in report.problem
