@@ -145,10 +145,11 @@ def _key_in_use(state: State, key: str) -> bool:
 
 
 def _admin_count(state: State, code: str, without: str = "", with_: str = "") -> int:
-    # A closed admin keeps its role on record but can never sign again: it does not count.
+    # Only an active admin can sign. A closed one never will again, and a locked one comes back
+    # only by a quorum of active admins: counting either could leave a currency without quorum.
     admins = {
         a for a in state.role_holders.get((code, "admin"), set())
-        if state.memberships[(a, code)].status != "closed"
+        if state.memberships[(a, code)].status == "active"
     }
     admins.discard(without)
     if with_:
@@ -212,13 +213,12 @@ def set_status(state: State, tx: Tx) -> Result:
     if m.roles:  # locking an admin or an issuer is governance: one admin alone cannot
         if (refused := _check_quorum(state, tx, m.currency)) is not None:
             return refused
-    if b["status"] == "closed":
-        if m.nantie != 0 or m.credit != 0:
-            return _result(Reason.BALANCE_NOT_ZERO)
-        if "admin" in m.roles and _admin_count(state, m.currency, without=m.account) < (
-            state.currencies[m.currency].policy["admin_quorum"]
-        ):
-            return _result(Reason.QUORUM_IMPOSSIBLE)
+    if b["status"] == "closed" and (m.nantie != 0 or m.credit != 0):
+        return _result(Reason.BALANCE_NOT_ZERO)
+    if "admin" in m.roles and b["status"] != "active" and _admin_count(
+        state, m.currency, without=m.account
+    ) < state.currencies[m.currency].policy["admin_quorum"]:
+        return _result(Reason.QUORUM_IMPOSSIBLE)
     m.status = b["status"]
     state.dirty_memberships.add((m.account, m.currency))
     return OK
@@ -236,9 +236,8 @@ def set_roles(state: State, tx: Tx) -> Result:
         return m
     if m.status == "closed":
         return _result(Reason.ACCOUNT_NOT_ACTIVE, account=m.account)
-    admins = _admin_count(
-        state, code, without=m.account, with_=m.account if "admin" in b["roles"] else ""
-    )
+    keeps_admin = "admin" in b["roles"] and m.status == "active"
+    admins = _admin_count(state, code, without=m.account, with_=m.account if keeps_admin else "")
     if admins < state.currencies[code].policy["admin_quorum"]:
         return _result(Reason.QUORUM_IMPOSSIBLE)
     _set_roles(state, m, b["roles"])
