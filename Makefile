@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PORT ?= 8000
 
-.PHONY: run test bench lint setup clean
+.PHONY: run test bench lint setup services clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,12 @@ run: $(STAMP)
 	@test -f $(DEMO_DIR)/node.toml || $(BIN)/lien init --dir $(DEMO_DIR) --demo
 	$(BIN)/lien serve --dir $(DEMO_DIR) --port $(PORT)
 
-test: $(STAMP)
+# The PostgreSQL tests need the machine's server on 127.0.0.1:5432 (started if it is stopped).
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@pg_isready -h 127.0.0.1 -p 5432
+
+test: $(STAMP) services
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

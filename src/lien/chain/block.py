@@ -18,6 +18,7 @@ from typing import Any
 
 import nacl.signing
 
+from ..ledger import limits
 from ..ledger.crypto import BLOCK_DOMAIN, sha256, sign, verify
 from ..ledger.encoding import canonical_trusted
 from ..ledger.execute import BlockOutcome
@@ -84,6 +85,8 @@ class ValidatorSet:
     def __init__(self, keys: tuple[str, ...]) -> None:
         if not keys or len(set(keys)) != len(keys):
             raise ValueError("a validator set is a non-empty list of distinct keys")
+        if len(keys) > limits.validators_max:
+            raise ValueError(f"more than validators_max ({limits.validators_max}) validators")
         self.keys = keys
 
     @property

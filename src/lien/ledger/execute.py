@@ -574,10 +574,13 @@ class BlockOutcome:
 
 
 def admit(state: State, tx: Tx, time_ms: int, in_block: set[str], verify: bool) -> None:
-    """Raise TxError when ``tx`` may not enter this block (it is then dropped, not recorded)."""
+    """Raise TxError when ``tx`` may not enter this block (it is then dropped, not recorded).
+
+    Freshness first: an expired id is ``expired`` whether or not it is still remembered, so
+    the answer never depends on when remembered ids were last pruned."""
+    check_freshness(tx, state.config.chain_id, time_ms)
     if tx.id in state.seen or tx.id in in_block:
         raise TxError(Reason.DUPLICATE, tx.id)
-    check_freshness(tx, state.config.chain_id, time_ms)
     if verify and not signatures_valid(tx):
         raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
 
@@ -622,6 +625,8 @@ def apply_block(
     """Execute one block. ``time_ms`` comes from the ordered log and never goes backwards."""
     if time_ms < state.time_ms:
         raise ValueError("block time goes backwards")
+    if len(txs) > limits.block_transactions_max:
+        raise ValueError(f"more than block_transactions_max ({limits.block_transactions_max})")
     state.height += 1
     state.time_ms = time_ms
     # The root commits to the records *this* block changed. Marks left by earlier blocks that
