@@ -1,0 +1,139 @@
+"""Errors of the HTTP API and their one translation point to HTTP responses.
+
+Exception tree, and the status each gets::
+
+    TxError(reason)            (lien.ledger)  -> 413 for ``too_large``, 400 for every other reason
+    RequestValidationError     (FastAPI)      -> 400 ``malformed`` (bad query or path parameter)
+    HTTPException              (Starlette)    -> its status; 404 ``not_found``, 405 ...
+    ApiError                                  -> its own status and code:
+      ├── NotFound                            -> 404 ``not_found``
+      └── NodeHalted                          -> 503 ``node_halted`` (stopped or failed node)
+    NodeStopped                (lien.node)    -> 503 ``node_halted``
+    NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
+    any other exception (a bug)               -> 500 ``internal``, no traceback in the body
+
+Every error body is ``{"error": {"code": <code>, "detail": <text>}}``. An *execution* refusal
+(``insufficient_funds``, ``unknown_account``...) is not an error here: it is the recorded result
+of an executed transaction, answered with 200 and ``result.code``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..ledger import Reason, TxError
+from ..node.node import NodeBusy, NodeStopped
+from .responses import json_response
+
+log = logging.getLogger("lien.web")
+
+
+class ApiError(Exception):
+    """An API-level refusal that is not a ledger reason code."""
+
+    status = 400
+    code = "error"
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class NodeHalted(ApiError):
+    status = 503
+    code = "node_halted"
+
+
+#: API error codes beyond the ledger's reason codes (listed by GET /api/v1/reasons).
+API_CODES: dict[str, str] = {
+    "not_found": "No such transaction, receipt, account, block or route.",
+    "method_not_allowed": "The route exists but not with this HTTP method.",
+    "node_halted": "The node is stopped or halted by a broken invariant; nothing was accepted.",
+    "node_busy": "The node's queue is full; nothing was accepted, retry later.",
+    "internal": "A bug in the node; nothing in the request caused it. Please report it.",
+}
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def http_status(reason: str) -> int:
+    """The HTTP status of an admission refusal: 413 for too_large, else 400."""
+    return 413 if reason == Reason.TOO_LARGE else 400
+
+
+def error_response(status: int, code: str, detail: str = "",
+                   headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+    error: dict[str, Any] = {"code": code}
+    if detail:
+        error["detail"] = detail
+    error.update(extra)
+    all_headers = dict(headers or {})
+    if status == 503:
+        all_headers["Retry-After"] = "1"
+    return json_response({"error": error}, status, all_headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    # Name the parameter and the rule, never echo the input (it may be large or sensitive).
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def _tx_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TxError)
+    return error_response(http_status(exc.reason), exc.reason.value, exc.detail)
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.detail, **exc.extra)
+
+
+async def _node_stopped(_request: Request, exc: Exception) -> Response:
+    return error_response(503, NodeHalted.code, "the node is not running")
+
+
+async def _node_busy(_request: Request, exc: Exception) -> Response:
+    return error_response(503, "node_busy", str(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, Reason.MALFORMED.value, _validation_detail(exc))
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, code, headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(500, "internal")
+
+
+def install(app: FastAPI) -> None:
+    """Register the translation of every exception the API may raise."""
+    app.add_exception_handler(TxError, _tx_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(NodeStopped, _node_stopped)
+    app.add_exception_handler(NodeBusy, _node_busy)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
