@@ -1,26 +1,22 @@
 """``lien`` — the command line: a thin shell over the node, store and ledger APIs.
 
-Exit codes (one translation point, ``fail``): 0 done; 1 refused by the ledger (a reason code);
-2 bad usage or bad input; 3 verification failed; 4 node unreachable or halted.
+Exit codes (one translation point, ``fail``, in ``common``): 0 done; 1 refused by the ledger
+(a reason code); 2 bad usage or bad input; 3 verification failed; 4 node unreachable or halted.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_VERIFY = 3
-EXIT_UNREACHABLE = 4
+from . import wallet
+from .common import EXIT_REFUSED as EXIT_REFUSED
+from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
 app = typer.Typer(
     help="LIEN: the ledger node and wallet of a local complementary currency.",
@@ -28,25 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
 
 DirOption = typer.Option(Path("var/node"), "--dir", help="The node directory.")
-
-
-def fail(code: int, message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _password(password: str | None, confirm: bool = False) -> str:
-    if password is not None:
-        return password
-    if env := os.environ.get("LIEN_PASSWORD"):
-        return env
-    if not sys.stdin.isatty():
-        fail(EXIT_USAGE, "no password: pass --password or set LIEN_PASSWORD")
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
 
 
 @app.command()
@@ -103,10 +82,9 @@ def serve(
 
     Example: lien serve --dir var/demo --port 8000
     """
-    import uvicorn
-
     from ..node.setup import SetupError, open_node
     from ..web.api import create_app
+    from ..web.server import make_server
 
     try:
         node = open_node(dir)
@@ -117,8 +95,7 @@ def serve(
     console.print(f"Node of chain [bold]{node.chain_id}[/bold] at http://{host}:{port}/api/v1 "
                   f"(height {node.state.height})")
     try:
-        uvicorn.run(create_app(node), host=host, port=port, log_level="warning",
-                    loop="uvloop", http="httptools", access_log=False)
+        make_server(create_app(node), host, port, loop="uvloop").run()
     finally:
         node.stop()
     if node.failure is not None:
@@ -192,6 +169,44 @@ def export(
     finally:
         if out:
             stream.close()
+
+
+# The wallet commands (keys, account, pay, balance, history, receipt): lien.cli.wallet.
+wallet.register(app)
+
+
+@app.command()
+def bench(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
+    out: Path | None = typer.Option(None, help="Also write the JSON figures to this file."),
+    batch_payments: int = typer.Option(40_000, min=1000, help="Payments in the batch run."),
+    http_payments: int = typer.Option(12_000, min=1000, help="Payments in the HTTP run."),
+) -> None:
+    """Measure throughput and latency against this machine's Ed25519 baseline (about a minute).
+
+    Example: lien bench --json --out var/bench.json
+    """
+    from .. import bench as harness
+
+    figures = harness.run(batch_payments, http_payments, log=lambda m: err.log(m))
+    table = Table("figure", "value", "ratio to ed25519 baseline", "target",
+                  title="LIEN bench")
+    baseline = figures["ed25519_verify_per_s"]
+    table.add_row("ed25519_verify_per_s (baseline)", f"{baseline:,.0f}", "1.00", "")
+    for name, ratio in harness.TARGETS.items():
+        table.add_row(name, f"{figures[name]:,.0f}", f"{figures[name] / baseline:.2f}",
+                      f"≥ {ratio}")
+    table.add_row("http_latency_p99_ms", f"{figures['http_latency_p99_ms']:.0f}", "",
+                  f"≤ {harness.HTTP_LATENCY_P99_MS_MAX}")
+    table.add_row("disk_bytes_per_tx", f"{figures['disk_bytes_per_tx']:.0f}", "",
+                  f"≤ {harness.DISK_BYTES_PER_TX_MAX}")
+    console.print(table)
+    line = json.dumps(figures, sort_keys=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(line + "\n")
+    if as_json:
+        print(line)
 
 
 def main() -> None:
