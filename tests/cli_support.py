@@ -18,8 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +27,7 @@ from pathlib import Path
 import httpx
 import nacl.signing
 
-with warnings.catch_warnings():
-    # typer 0.19 re-exports two click helpers that click 8.5 deprecates (click is not pinned
-    # in pyproject.toml); nothing of ours calls them. Only this import is excused.
-    warnings.filterwarnings("ignore", r"'click\.utils\.get_(binary|text)_stream' is deprecated",
-                            DeprecationWarning)
-    from typer.testing import CliRunner
+from typer.testing import CliRunner
 
 from lien.cli import keystore
 from lien.cli.main import app
@@ -67,12 +62,12 @@ class Run:
 def run(*args: str | Path, node: str | None = None, password: str | None = None) -> Run:
     """``lien ARGS`` in-process; ``node`` sets LIEN_NODE, ``password`` LIEN_PASSWORD."""
     env = {"COLUMNS": "300", "NO_COLOR": "1", "LIEN_PASSWORD": password, "LIEN_NODE": node}
-    result = CliRunner().invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+    result = CliRunner(mix_stderr=False).invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def run_in_terminal(args: list[str], answers: list[tuple[bytes, bytes]],
-                    timeout_s: float = 30.0) -> tuple[int, bytes]:
+                    timeout_s: float = 30.0, hidden: bool = True) -> tuple[int, bytes]:
     """``lien ARGS`` as a child process on a pseudo-terminal, as a person at a keyboard: for
     each ``(prompt, line)``, wait until ``prompt`` was shown, then type ``line``. Returns the
     exit code and everything the terminal showed (what was typed is shown only if echoed)."""
@@ -101,6 +96,12 @@ def run_in_terminal(args: list[str], answers: list[tuple[bytes, bytes]],
             seen = len(shown)
             read_until(lambda: prompt in shown[seen:])
             assert prompt in shown[seen:], shown
+            if hidden:
+                # A person types after the prompt is up; a test is faster than the child's
+                # switch to no-echo, so wait for it (the master sees the terminal's flags).
+                while termios.tcgetattr(terminal)[3] & termios.ECHO:
+                    assert time.monotonic() < deadline, "the terminal kept echoing"
+                    select.select([terminal], [], [], 0.01)
             os.write(terminal, line + b"\n")
         code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         read_until(lambda: False)  # the rest, until the terminal closes (EIO)

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Iterator
 
 import pytest
-from cli_support import run  # first: it imports typer with click's deprecations excused
+from cli_support import run
 from typer import Typer
 from typer.models import CommandInfo, TyperInfo
 
