@@ -56,6 +56,15 @@ def canonical(value: Any) -> bytes:
         raise TxError(Reason.MALFORMED, "string is not valid Unicode (lone surrogate)") from exc
 
 
+def canonical_validated(value: Any) -> bytes:
+    """Canonical bytes of a value whose every field a schema already checked (integers in
+    range, strings, lists, objects): skips the walk, still refuses lone surrogates."""
+    try:
+        return _encoder.encode(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TxError(Reason.MALFORMED, "string is not valid Unicode (lone surrogate)") from exc
+
+
 def canonical_trusted(value: Any) -> bytes:
     """Canonical bytes of a value built by our own code (already checked): the fast path."""
     return _encoder.encode(value).encode("utf-8")

@@ -23,7 +23,7 @@ import nacl.signing
 
 from . import limits
 from .crypto import TX_DOMAIN, sha256_hex, sign, verify
-from .encoding import canonical, parse_json
+from .encoding import canonical, canonical_validated, parse_json
 from .ids import is_account_id
 from .reasons import Reason, TxError
 
@@ -327,7 +327,7 @@ def parse_tx(envelope: Any) -> Tx:
         raise TxError(Reason.MALFORMED, "a transaction is {body, signatures}")
     body = envelope["body"]
     check_body(body)
-    body_bytes = canonical(body)
+    body_bytes = canonical_validated(body)  # check_body has checked every value's type
     if len(body_bytes) > limits.body_bytes_max:
         raise TxError(Reason.TOO_LARGE, f"body longer than {limits.body_bytes_max} bytes")
     return Tx(sha256_hex(body_bytes), body, body_bytes, _parse_signatures(envelope["signatures"]))

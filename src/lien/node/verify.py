@@ -10,8 +10,10 @@ equal the re-executed state record for record. The first problem is reported by 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ..chain import ValidatorSet, header_for
@@ -19,7 +21,9 @@ from ..ledger import State, TxError, apply_block, check_all_invariants, signatur
 from ..ledger.execute import InvariantBroken
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
-from ..store import RawTx, Store, StoredBlock, tx_from_row
+from ..ledger.transactions import Signature
+from ..store import RawTx, Store, StoreError, StoredBlock, tx_from_row
+from ..store.store import unpack_signatures
 
 
 @dataclass
@@ -37,38 +41,83 @@ class Problem(Exception):
         self.height = height
 
 
-def _parse_and_verify(raws: list[RawTx]) -> list[Tx | str]:
-    """Each row parsed and its signatures checked; a string names what is wrong."""
-    checked: list[Tx | str] = []
-    for raw in raws:
+Row = tuple[int, str, bytes, bytes]  #: (seq, id, body, signatures) as stored
+
+
+def _check_rows(rows: list[Row]) -> list[str | None]:
+    """In a worker process: each row parses strictly, is canonical, hashes to its id and
+    carries valid signatures. None for a good row, else what is wrong with it."""
+    problems: list[str | None] = []
+    for seq, tx_id, body, signatures in rows:
         try:
-            tx = tx_from_row(raw.body, raw.signatures)
+            tx = tx_from_row(body, signatures)
         except TxError as exc:
-            checked.append(f"transaction seq {raw.seq} is unreadable ({exc})")
+            problems.append(f"transaction seq {seq} is unreadable ({exc})")
             continue
-        if tx.id != raw.id:
-            checked.append(f"transaction seq {raw.seq}: body does not hash to its id {raw.id}")
-        elif tx.body_bytes != raw.body:
-            checked.append(f"transaction {raw.id} (seq {raw.seq}): body is not canonical")
+        if tx.id != tx_id:
+            problems.append(f"transaction seq {seq}: body does not hash to its id {tx_id}")
+        elif tx.body_bytes != body:
+            problems.append(f"transaction {tx_id} (seq {seq}): body is not canonical")
         elif not signatures_valid(tx):
-            checked.append(f"transaction {raw.id} (seq {raw.seq}) has a bad signature")
+            problems.append(f"transaction {tx_id} (seq {seq}) has a bad signature")
         else:
-            checked.append(tx)
-    return checked
+            problems.append(None)
+    return problems
+
+
+def _checked_tx(raw: RawTx) -> Tx:
+    """A row a worker has checked: rebuilt without checking it all again."""
+    signatures = tuple(Signature(k, s) for k, s in unpack_signatures(raw.signatures))
+    return Tx(raw.id, json.loads(raw.body), raw.body, signatures)
+
+
+#: Below this many transactions, processes cost more than they save.
+PROCESS_POOL_MIN_TRANSACTIONS = 4000
+GROUP_TRANSACTIONS = 2000
+
+
+class _InThread:
+    """The executor interface, run at once in this thread (small chains)."""
+
+    def submit(self, fn: Callable[[list[Row]], list[str | None]], rows: list[Row]) -> Future[list[str | None]]:
+        future: Future[list[str | None]] = Future()
+        future.set_result(fn(rows))
+        return future
 
 
 def _verified_chunks(
-    store: Store, pool: ThreadPoolExecutor
+    store: Store, pool: Executor | _InThread
 ) -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
-    """Blocks with their transactions, parsed and verified in the pool ahead of execution."""
-    pending = []
-    for block, txs in store.iter_blocks():
-        pending.append((block, txs, pool.submit(_parse_and_verify, txs)))
-        if len(pending) > 4:
-            b, t, fut = pending.pop(0)
-            yield b, t, fut.result()
-    for b, t, fut in pending:
-        yield b, t, fut.result()
+    """Blocks with their transactions, checked by worker processes a few groups ahead of
+    execution (signature checks are most of the work: they run on every core)."""
+    in_flight: list[tuple[list[tuple[StoredBlock, list[RawTx]]], Future[list[str | None]]]] = []
+    group: list[tuple[StoredBlock, list[RawTx]]] = []
+
+    def submit() -> None:
+        rows = [(r.seq, r.id, r.body, r.signatures) for _, raws in group for r in raws]
+        in_flight.append((list(group), pool.submit(_check_rows, rows)))
+        group.clear()
+
+    def ready() -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
+        blocks, future = in_flight.pop(0)
+        problems = iter(future.result())
+        for block, raws in blocks:
+            checked: list[Tx | str] = []
+            for raw in raws:
+                problem = next(problems)
+                checked.append(problem if problem is not None else _checked_tx(raw))
+            yield block, raws, checked
+
+    for block, raws in store.iter_blocks():
+        group.append((block, raws))
+        if sum(len(r) for _, r in group) >= GROUP_TRANSACTIONS:
+            submit()
+            if len(in_flight) > 4:
+                yield from ready()
+    if group:
+        submit()
+    while in_flight:
+        yield from ready()
 
 
 def verify_store(store: Store, progress: Callable[[int], None] | None = None) -> VerifyReport:
@@ -78,18 +127,31 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
         state = State(config)
         validators = ValidatorSet(config.validators)
         prev = config.genesis_root().hex()
-        with ThreadPoolExecutor(2) as pool:
+        last = store.last_block()
+        total = last.first_seq + last.header.tx_count if last else 0
+        pool: Executor | _InThread = _InThread()
+        if total >= PROCESS_POOL_MIN_TRANSACTIONS:
+            pool = ProcessPoolExecutor(os.cpu_count() or 2,
+                                       mp_context=multiprocessing.get_context("fork"))
+        try:
             for block, txs, valid in _verified_chunks(store, pool):
-                _verify_block(state, validators, prev, block, txs, valid)
+                _verify_block(state, validators, prev, transactions, block, txs, valid)
                 prev = block.header.hash
                 blocks += 1
                 transactions += len(txs)
                 if progress is not None:
                     progress(len(txs))
+        finally:
+            if isinstance(pool, Executor):
+                pool.shutdown(cancel_futures=True)
+        if stray := store.stray_transactions(transactions):
+            raise Problem(f"transaction seq {stray[0]} is stored outside every block")
         check_all_invariants(state)
         _compare_state(state, store)
     except Problem as problem:
         return VerifyReport(False, blocks, transactions, str(problem), problem.height)
+    except StoreError as exc:
+        return VerifyReport(False, blocks, transactions, str(exc), blocks + 1)
     except InvariantBroken as exc:
         return VerifyReport(False, blocks, transactions, f"invariant broken: {exc}", blocks + 1)
     return VerifyReport(True, blocks, transactions)
@@ -99,6 +161,7 @@ def _verify_block(
     state: State,
     validators: ValidatorSet,
     prev: str,
+    first_seq: int,
     block: StoredBlock,
     stored: list[RawTx],
     checked: list[Tx | str],
@@ -108,9 +171,18 @@ def _verify_block(
         raise Problem(f"block {h}: expected height {state.height + 1}", h)
     if block.header.prev != prev:
         raise Problem(f"block {h}: prev does not link to block {h - 1}'s hash", h)
+    if block.first_seq != first_seq:
+        raise Problem(f"block {h}: first_seq is {block.first_seq}, expected {first_seq}", h)
     if len(stored) != block.header.tx_count:
         raise Problem(f"block {h}: holds {len(stored)} transactions, header says "
                       f"{block.header.tx_count}", h)
+    # The rows' own seq and height are what status, history and receipts read: check them too.
+    for i, s in enumerate(stored):
+        if s.seq != first_seq + i:
+            raise Problem(f"block {h}: transaction seq {first_seq + i} is missing", h)
+        if s.height != h:
+            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored under "
+                          f"height {s.height}", h)
     txs: list[Tx] = []
     for item in checked:
         if isinstance(item, str):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from ..chain import Header
 from ..ledger import (
@@ -431,14 +432,30 @@ class Store:
                     .where(t.transactions.c.seq >= start, t.transactions.c.seq < end)
                     .order_by(t.transactions.c.seq)
                 )
-                txs = [RawTx(r.seq, r.height, r.id.hex(), r.body, r.signatures, r.result)
-                       for r in rows]
+                try:
+                    txs = [RawTx(r.seq, r.height, r.id.hex(), r.body, r.signatures, r.result)
+                           for r in rows]
+                except DBAPIError as exc:  # a damaged value (not UTF-8, wrong type): name it
+                    raise StoreError(
+                        f"blocks {chunk[0].header.height}..{chunk[-1].header.height}: a stored "
+                        f"transaction cannot be read ({exc.orig})"
+                    ) from exc
             offset = 0
             for block in chunk:
                 count = block.header.tx_count
                 yield block, txs[offset : offset + count]
                 offset += count
             after = chunk[-1].header.height
+
+    def stray_transactions(self, end: int, limit: int = 10) -> list[int]:
+        """Seqs of transaction rows outside 0..end-1, i.e. in no block (``verify``)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.transactions.c.seq)
+                .where((t.transactions.c.seq < 0) | (t.transactions.c.seq >= end))
+                .order_by(t.transactions.c.seq).limit(limit)
+            )
+            return [r.seq for r in rows]
 
     def stored_state_lines(self) -> list[str]:
         """The stored state as commitment lines (to compare with a re-executed state)."""

@@ -1,0 +1,579 @@
+"""System tests: the real ``lien`` command and the real HTTP server, as separate processes.
+
+1. Tampering — ``lien init --demo`` once, then for each case a copy of the node directory
+   whose database has ONE stored value changed with the plain ``sqlite3`` module; ``lien verify``
+   must exit 3 and name what was changed (block height, transaction, account). The cases cover
+   bodies, balances, headers, results, signatures and deleted rows, and also the values that
+   re-executing the transactions never reads but the API serves (a row's height and seq, a
+   block's first seq, rows outside any block, the history index, bytes that are not UTF-8).
+2. Concurrency — 200 payments from one payer fired at ``lien serve`` all at once, together
+   worth more than the payer has: exactly the affordable ones execute, in the order the chain
+   records, and the money invariants hold.
+3. Crash — ``kill -9`` the server again and again while clients stream payments (half of the
+   kills when payments wait accepted in the durable log, half at a random moment): every
+   payment the API called final is still final, with the same result, stored exactly once;
+   nothing is half applied; resubmitting any of them returns its first outcome and changes
+   nothing.
+
+No mocks, no skips, no sleeps used as synchronisation (``poll`` waits for a condition with a
+deadline; the only timed wait picks a random moment to kill). Helpers: ``system_support.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lien.ledger import Tx
+from lien.node.genesis import Member, TxMaker
+from lien.node.node import wall_clock_ms
+
+from system_support import (
+    JSON,
+    Bank,
+    CliResult,
+    Server,
+    assert_money_invariants,
+    balances,
+    database,
+    flip_byte,
+    init_demo,
+    poll,
+    post_tx,
+    snapshot,
+    verify,
+)
+
+pytestmark = pytest.mark.slow
+
+
+# == 1. tampering ===================================================================================
+@dataclass(frozen=True)
+class Chain:
+    """Where to strike in the demo chain, read once from the untouched database."""
+
+    path: Path
+    #: an executed payment (type transfer, result ok) in the middle of the chain
+    pay_seq: int
+    pay_id: str
+    pay_height: int
+    pay_body: bytes
+    pay_result: str
+    #: a payment the ledger refused for lack of money
+    refused_seq: int
+    refused_id: str
+    #: a block with transactions that is neither the first nor the last
+    middle_height: int
+    last_height: int
+    last_seq: int
+    #: a member holding nantie; the largest debtor and creditor in mutual credit
+    rich_account: str
+    debtor_account: str
+    creditor_account: str
+
+
+@pytest.fixture(scope="module")
+def demo_chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
+    path = tmp_path_factory.mktemp("tamper") / "demo"
+    init_demo(path)
+    with database(path) as conn:
+        transfers = conn.execute(
+            "SELECT seq, lower(hex(id)), height, body, result FROM transactions "
+            "WHERE CAST(body AS TEXT) LIKE '%\"type\":\"transfer\"%' ORDER BY seq"
+        ).fetchall()
+        paid = [t for t in transfers if t[4].startswith('{"code":"ok"')]
+        refused = [t for t in transfers if t[4] == '{"code":"insufficient_funds"}']
+        heights = [h for (h,) in conn.execute(
+            "SELECT height FROM blocks WHERE tx_count > 0 ORDER BY height")]
+        last_height, last_seq = conn.execute(
+            "SELECT height, first_seq + tx_count - 1 FROM blocks ORDER BY height DESC LIMIT 1"
+        ).fetchone()
+        (rich,) = conn.execute("SELECT account FROM memberships WHERE nantie > 0 "
+                               "ORDER BY nantie DESC LIMIT 1").fetchone()
+        (debtor,) = conn.execute("SELECT account FROM memberships WHERE credit < 0 "
+                                 "ORDER BY credit LIMIT 1").fetchone()
+        (creditor,) = conn.execute("SELECT account FROM memberships WHERE credit > 0 "
+                                   "ORDER BY credit DESC LIMIT 1").fetchone()
+    assert len(paid) > 20 and refused and len(heights) >= 4, "the demo history is too small"
+    pay, no = paid[len(paid) // 2], refused[len(refused) // 2]
+    return Chain(path, pay[0], pay[1], pay[2], pay[3], pay[4], no[0], no[1],
+                 heights[len(heights) // 2], last_height, last_seq, rich, debtor, creditor)
+
+
+def _block(height: int) -> str:
+    return rf"\bblock {height}\b"
+
+
+def _seq(seq: int) -> str:
+    return rf"\bseq {seq}\b"
+
+
+def _amount_digit(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """One digit of a payment's amount, in the stored canonical body."""
+    match = re.search(rb'"amount":(\d+)', c.pay_body)
+    assert match is not None
+    at = match.end(1) - 1  # the units digit: the body stays valid canonical JSON
+    body = bytearray(c.pay_body)
+    body[at] = ord("0") + (body[at] - ord("0") + 1) % 10
+    conn.execute("UPDATE transactions SET body = ? WHERE seq = ?", (bytes(body), c.pay_seq))
+    return [_block(c.pay_height), _seq(c.pay_seq)]
+
+
+def _nantie_balance(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    conn.execute("UPDATE memberships SET nantie = nantie + 1 WHERE account = ?",
+                 (c.rich_account,))
+    return [re.escape(c.rich_account)]
+
+
+def _credit_moved_zero_sum(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """Credit moved between two members so that every sum still holds: only a record-by-
+    record comparison with re-execution can see it."""
+    conn.execute("UPDATE memberships SET credit = credit + 100 WHERE account = ?",
+                 (c.debtor_account,))
+    conn.execute("UPDATE memberships SET credit = credit - 100 WHERE account = ?",
+                 (c.creditor_account,))
+    return [f"({re.escape(c.debtor_account)}|{re.escape(c.creditor_account)})"]
+
+
+def _header_blob(column: str) -> Callable[[Chain, sqlite3.Connection], list[str]]:
+    def tamper(c: Chain, conn: sqlite3.Connection) -> list[str]:
+        flip_byte(conn, "blocks", column, "height = ?", (c.middle_height,), 7)
+        return [_block(c.middle_height)]
+
+    tamper.__doc__ = f"One bit of a block's {column}."
+    return tamper
+
+
+def _header_time(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    conn.execute("UPDATE blocks SET time_ms = time_ms + 1 WHERE height = ?", (c.middle_height,))
+    return [_block(c.middle_height)]
+
+
+def _result_digit(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """The recorded split of an executed payment, one digit changed."""
+    match = re.search(r'"nantie":(\d+)', c.pay_result) or re.search(r'"credit":(\d+)',
+                                                                     c.pay_result)
+    assert match is not None
+    at = match.end(1) - 1
+    digit = str((int(c.pay_result[at]) + 1) % 10)
+    result = c.pay_result[:at] + digit + c.pay_result[at + 1:]
+    conn.execute("UPDATE transactions SET result = ? WHERE seq = ?", (result, c.pay_seq))
+    return [c.pay_id]
+
+
+def _refusal_made_ok(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A payment refused for lack of money recorded as if it had gone through."""
+    conn.execute("UPDATE transactions SET result = ? WHERE seq = ?", ('{"code":"ok"}',
+                                                                      c.refused_seq))
+    return [c.refused_id]
+
+
+def _block_signature(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """One bit of the validator's signature in a block's certificate (key: 32 bytes, sig: 64)."""
+    flip_byte(conn, "blocks", "signatures", "height = ?", (c.middle_height,), 32 + 20)
+    return [_block(c.middle_height)]
+
+
+def _tx_signature(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    flip_byte(conn, "transactions", "signatures", "seq = ?", (c.pay_seq,), 32 + 20)
+    return [_block(c.pay_height), c.pay_id]
+
+
+def _delete_tx(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A payment removed from the middle of a block."""
+    assert conn.execute("DELETE FROM transactions WHERE seq = ?", (c.pay_seq,)).rowcount == 1
+    return [_block(c.pay_height), _seq(c.pay_seq)]
+
+
+def _delete_last_tx(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """The very last transaction of the chain removed: nothing follows it to betray it."""
+    assert conn.execute("DELETE FROM transactions WHERE seq = ?", (c.last_seq,)).rowcount == 1
+    return [_block(c.last_height)]
+
+
+def _delete_block(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    conn.execute("DELETE FROM blocks WHERE height = ?", (c.middle_height,))
+    return [rf"\bblock {c.middle_height + 1}\b"]
+
+
+def _tx_height(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A payment filed under another block: its status and receipt would point there."""
+    conn.execute("UPDATE transactions SET height = 1 WHERE seq = ?", (c.pay_seq,))
+    return [_block(c.pay_height), _seq(c.pay_seq)]
+
+
+def _first_seq(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A block's first seq shifted: its receipts would prove the neighbour's transactions."""
+    conn.execute("UPDATE blocks SET first_seq = first_seq + 1 WHERE height = ?",
+                 (c.last_height,))
+    return [_block(c.last_height)]
+
+
+def _extra_transaction(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A forged row after the last block, as if executed in it: the API would call it final."""
+    conn.execute(
+        "INSERT INTO transactions (seq, id, height, body, signatures, result) "
+        "SELECT ?, randomblob(32), ?, body, signatures, result FROM transactions WHERE seq = ?",
+        (c.last_seq + 1, c.last_height, c.pay_seq),
+    )
+    return [_seq(c.last_seq + 1)]
+
+
+def _posting_deleted(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A payment removed from its payer's history (relevé) — the chain itself untouched."""
+    payer = json.loads(c.pay_body)["from"]
+    assert conn.execute("DELETE FROM postings WHERE account = ? AND seq = ?",
+                        (payer, c.pay_seq)).rowcount == 1
+    return [_seq(c.pay_seq)]
+
+
+def _posting_added(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """Someone else's payment shown in a member's history."""
+    assert conn.execute(
+        "INSERT INTO postings (account, seq) SELECT id, ? FROM accounts WHERE id NOT IN "
+        "(SELECT account FROM postings WHERE seq = ?) ORDER BY id LIMIT 1",
+        (c.pay_seq, c.pay_seq),
+    ).rowcount == 1
+    return [_seq(c.pay_seq)]
+
+
+def _result_not_utf8(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """One byte of a result made 0xFF: the stored text is no longer UTF-8 (a bad sector)."""
+    damaged = c.pay_result.encode().replace(b"ok", b"o\xff", 1)
+    conn.execute("UPDATE transactions SET result = CAST(? AS TEXT) WHERE seq = ?",
+                 (damaged, c.pay_seq))
+    return ["result"]
+
+
+TAMPERING: dict[str, Callable[[Chain, sqlite3.Connection], list[str]]] = {
+    # (a) a transaction body
+    "body-amount-digit": _amount_digit,
+    # (b) a stored balance
+    "balance-nantie": _nantie_balance,
+    "balance-credit-zero-sum": _credit_moved_zero_sum,
+    # (c) a block header
+    "header-tx_root": _header_blob("tx_root"),
+    "header-state_root": _header_blob("state_root"),
+    "header-prev": _header_blob("prev"),
+    "header-hash": _header_blob("hash"),
+    "header-time_ms": _header_time,
+    # (d) a transaction's result
+    "result-digit": _result_digit,
+    "result-refusal-made-ok": _refusal_made_ok,
+    # (e) signatures
+    "block-signature": _block_signature,
+    "tx-signature": _tx_signature,
+    # (f) deleted rows
+    "delete-transaction": _delete_tx,
+    "delete-last-transaction": _delete_last_tx,
+    "delete-block": _delete_block,
+    # stored values that re-executing the transactions does not read
+    "tx-height": _tx_height,
+    "block-first_seq": _first_seq,
+    "extra-transaction-row": _extra_transaction,
+    "history-posting-deleted": _posting_deleted,
+    "history-posting-added": _posting_added,
+    "result-not-utf8": _result_not_utf8,
+}
+
+
+@pytest.fixture(scope="module")
+def verified(demo_chain: Chain, tmp_path_factory: pytest.TempPathFactory
+             ) -> dict[str, tuple[list[str], CliResult]]:
+    """Each case on its own copy, then every ``lien verify`` at once (one per core): for each
+    case, the patterns its message must match and what ``lien verify`` said."""
+    root = tmp_path_factory.mktemp("tampered")
+    expected: dict[str, list[str]] = {"untouched": [r"\bok\b"]}
+    shutil.copytree(demo_chain.path, root / "untouched")
+    for case, tamper in TAMPERING.items():
+        shutil.copytree(demo_chain.path, root / case)
+        with database(root / case) as conn:
+            expected[case] = tamper(demo_chain, conn)
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        said = dict(zip(expected, pool.map(lambda case: verify(root / case), expected)))
+    return {case: (expected[case], said[case]) for case in expected}
+
+
+def test_untouched_copy_verifies(verified: dict[str, tuple[list[str], CliResult]]) -> None:
+    patterns, done = verified["untouched"]
+    assert done.returncode == 0, done.message
+    assert re.search(patterns[0], done.message), done.message
+
+
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_verify_names_what_was_tampered(
+    case: str, verified: dict[str, tuple[list[str], CliResult]]
+) -> None:
+    patterns, done = verified[case]
+    assert done.returncode == 3, f"{case}: exit {done.returncode}: {done.message}"
+    assert "verification failed" in done.message
+    for pattern in patterns:
+        assert re.search(pattern, done.message), f"{case}: {pattern!r} not in {done.message!r}"
+
+
+# == 2. concurrency through the real HTTP server ====================================================
+def _fresh_node(demo_chain: Chain, tmp_path: Path) -> Path:
+    path = tmp_path / "node"
+    shutil.copytree(demo_chain.path, path)
+    return path
+
+
+PAYER_NANTIE = 100_000
+PAYMENTS = 200
+
+
+def test_concurrent_overspending_executes_exactly_the_affordable_payments(
+    demo_chain: Chain, tmp_path: Path
+) -> None:
+    path = _fresh_node(demo_chain, tmp_path)
+    server = Server(path)
+    server.start()
+    try:
+        with httpx.Client() as client:
+            bank = Bank(path, server.api)
+            payer = Member.new("personal", "payer")
+            payees = [Member.new("business", f"payee {i}") for i in range(4)]
+            bank.open_members(client, [payer], nantie=PAYER_NANTIE, floor=0, ceiling=0)
+            bank.open_members(client, payees)
+            assert balances(client, server.api, payer.account) == (PAYER_NANTIE, 0)
+            rng = random.Random(2024)
+            txs = [bank.maker.pay(payer, payees[i % len(payees)], rng.randrange(400, 1600, 10))
+                   for i in range(PAYMENTS)]
+            amounts = {tx.id: tx.body["amount"] for tx in txs}
+            assert sum(amounts.values()) > 1.5 * PAYER_NANTIE  # far more than the payer has
+
+            statuses = asyncio.run(_fire_all_at_once(server.api, txs))
+
+            # every payment was executed once, with a result: ok or a refusal with its code
+            assert sorted(s["id"] for s in statuses) == sorted(amounts)
+            for s in statuses:
+                assert s["status"] in ("executed", "final"), s
+            by_seq = sorted(statuses, key=lambda s: s["seq"])
+            assert len({s["seq"] for s in by_seq}) == PAYMENTS
+            # replayed one by one in the chain's order, a balance predicts each outcome exactly
+            left = PAYER_NANTIE
+            for s in by_seq:
+                amount = amounts[s["id"]]
+                if amount <= left:
+                    assert s["result"] == {"code": "ok", "nantie": amount, "credit": 0}, s
+                    left -= amount
+                else:
+                    assert s["result"]["code"] == "insufficient_funds", (left, amount, s)
+            paid = [s for s in statuses if s["result"]["code"] == "ok"]
+            refused = [s for s in statuses if s["result"]["code"] != "ok"]
+            assert paid and refused
+            spent = sum(amounts[s["id"]] for s in paid)
+            assert spent == PAYER_NANTIE - left
+            # what the API shows now
+            assert balances(client, server.api, payer.account) == (PAYER_NANTIE - spent, 0)
+            received = [balances(client, server.api, p.account) for p in payees]
+            assert sum(n for n, _ in received) == spent
+            assert all(c == 0 for _, c in received)
+            for s in rng.sample(statuses, 20):
+                again = client.get(f"{server.api}/transactions/{s['id']}").json()
+                assert again["result"] == s["result"] and again["seq"] == s["seq"]
+    finally:
+        server.stop()
+    assert_money_invariants(path)
+    done = verify(path)
+    assert done.returncode == 0, done.message
+
+
+async def _fire_all_at_once(api: str, txs: list[Tx]) -> list[dict[str, Any]]:
+    """Every payment on its own connection, all sent before any answer is awaited."""
+    limits = httpx.Limits(max_connections=len(txs), max_keepalive_connections=len(txs))
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        async def one(tx: Tx) -> dict[str, Any]:
+            response = await client.post(f"{api}/transactions", params={"wait": "executed"},
+                                         content=json.dumps(tx.to_json()), headers=JSON)
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        return list(await asyncio.gather(*(one(tx) for tx in txs)))
+
+
+# == 3. kill -9 ======================================================================================
+CRASHES = 5
+MEMBERS = 6
+MEMBER_NANTIE = 50_000
+CLIENTS = 3
+
+
+@dataclass
+class Outcome:
+    tx: Tx
+    status: dict[str, Any]
+
+
+class PaymentStream:
+    """Client threads paying each other through the API, whatever happens to the server.
+
+    Each payment is retried, the same signed transaction, until the API answers it (a crash
+    makes the answer unknown, never the question): every payment ends with one outcome.
+    """
+
+    def __init__(self, api: str, bank: Bank, members: list[Member], seed: int) -> None:
+        self.api = api
+        self.bank = bank
+        self.members = members
+        self.seed = seed
+        self.up = threading.Event()
+        self.up.set()
+        self.stopping = threading.Event()  #: finish the payment in hand, then stop
+        self.aborted = threading.Event()  #: the test failed: give up at once
+        self.lock = threading.Condition()
+        self.sent = 0  #: POSTs sent so far, answered or not
+        self.outcomes: dict[str, Outcome] = {}
+        self.retried: set[str] = set()  #: ids whose first answer a crash swallowed
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True)
+                        for i in range(CLIENTS)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout_s)
+            assert not thread.is_alive(), "a client never got its last payment answered"
+
+    def abort(self) -> None:
+        self.aborted.set()
+        self.up.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def wait_sent(self, count: int, timeout_s: float = 30.0) -> None:
+        with self.lock:
+            assert self.lock.wait_for(lambda: self.sent >= count or bool(self.errors),
+                                      timeout_s), f"only {self.sent} payments sent"
+
+    def _client(self, index: int) -> None:
+        rng = random.Random(self.seed * 100 + index)
+        maker = TxMaker(self.bank.maker.chain_id, wall_clock_ms)  # its nonces: one per thread
+        with httpx.Client(timeout=30) as client:
+            while not (self.stopping.is_set() or self.aborted.is_set() or self.errors):
+                try:
+                    payer, payee = rng.sample(self.members, 2)
+                    tx = maker.pay(payer, payee, rng.randrange(100, 5_000, 10))
+                    self._until_answered(client, tx)
+                except Exception as exc:  # reported by the test, not lost in a thread
+                    with self.lock:
+                        self.errors.append(f"client {index}: {exc!r}")
+                        self.lock.notify_all()
+
+    def _until_answered(self, client: httpx.Client, tx: Tx) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.aborted.is_set():
+            with self.lock:
+                self.sent += 1
+                self.lock.notify_all()
+            try:
+                response = post_tx(client, self.api, tx, "final")
+            except httpx.TransportError:
+                self.retried.add(tx.id)
+                assert self.up.wait(30), "the server did not come back"
+                continue
+            if response.status_code == 202:  # accepted, not final within the API's wait
+                continue
+            assert response.status_code == 200, f"{response.status_code} {response.text}"
+            status = response.json()
+            assert status["status"] == "final", status
+            with self.lock:
+                self.outcomes[tx.id] = Outcome(tx, status)
+                self.lock.notify_all()
+            return
+        raise AssertionError("no answer within 60 s (or aborted)")
+
+
+def _waiting_in_log(path: Path) -> int:
+    """Transactions in the node's ordering log not yet executed in a committed block."""
+    with database(path) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM node_log WHERE tx IS NOT NULL").fetchone()
+    return int(count)
+
+
+def test_kill_9_loses_no_final_payment_and_executes_none_twice(
+    demo_chain: Chain, tmp_path: Path
+) -> None:
+    path = _fresh_node(demo_chain, tmp_path)
+    server = Server(path)
+    server.start()
+    rng = random.Random(7)
+    members = [Member.new("business" if i % 2 else "personal", f"m{i}") for i in range(MEMBERS)]
+    stream: PaymentStream | None = None
+    try:
+        bank = Bank(path, server.api)
+        with httpx.Client() as client:
+            bank.open_members(client, members, nantie=MEMBER_NANTIE)
+        stream = PaymentStream(server.api, bank, members, seed=7)
+        stream.start()
+        waiting_at_kill = []
+        for crash in range(CRASHES):
+            stream.wait_sent(stream.sent + rng.randrange(5, 40))
+            assert not stream.errors, stream.errors
+            if crash % 2 == 0:
+                # the moment payments are accepted (in the durable log) but not yet executed
+                poll(lambda: _waiting_in_log(path), 10, "accepted payments in the log")
+            else:
+                # any moment: admission, execution, the commit itself, the answer
+                threading.Event().wait(rng.uniform(0.0, 0.2))
+            stream.up.clear()
+            server.kill9()
+            waiting_at_kill.append(_waiting_in_log(path))
+            server.start()
+            stream.up.set()
+        assert any(waiting_at_kill), "no kill hit accepted payments that were not executed"
+        stream.wait_sent(stream.sent + 10)
+        stream.stop()
+        assert not stream.errors, stream.errors
+        finals = stream.outcomes
+        assert len(finals) > 3 * CRASHES and stream.retried, (len(finals), stream.retried)
+
+        with httpx.Client() as client, database(path) as conn:
+            # every payment called final is still final, with the same result, stored once
+            for tx_id, outcome in finals.items():
+                now = client.get(f"{server.api}/transactions/{tx_id}").json()
+                assert now["status"] == "final", now
+                assert (now["result"], now["seq"]) == (outcome.status["result"],
+                                                        outcome.status["seq"]), now
+                rows = conn.execute("SELECT count(*), min(seq), min(result) FROM transactions "
+                                    "WHERE id = ?", (bytes.fromhex(tx_id),)).fetchone()
+                assert rows[0] == 1 and rows[1] == outcome.status["seq"], (tx_id, rows)
+                assert json.loads(rows[2]) == outcome.status["result"]
+            before = snapshot(path)
+            # resubmitting every one of them answers its first outcome and changes nothing
+            for tx_id, outcome in finals.items():
+                again = post_tx(client, server.api, outcome.tx, "final")
+                assert again.status_code == 200, again.text
+                assert again.json() == outcome.status
+            assert snapshot(path) == before
+            member_ids = [m.account for m in members]
+            held = [balances(client, server.api, a) for a in member_ids]
+        # the members only paid each other: their money is all there, their credit sums to 0
+        assert sum(n for n, _ in held) == MEMBERS * MEMBER_NANTIE
+        assert sum(c for _, c in held) == 0
+    finally:
+        if stream is not None:
+            stream.abort()
+        server.stop()
+    assert_money_invariants(path)
+    done = verify(path)
+    assert done.returncode == 0, done.message
