@@ -131,7 +131,7 @@ async def api_env(tmp_path: Path, settings: ApiSettings | None = None,
     store = Store(f"sqlite:///{tmp_path / 'node.db'}")
     store.create(genesis.config)
     node = Node(store, validator_key=genesis.validator,
-                settings=node_settings or NodeSettings(block_interval_ms=1))
+                settings=node_settings or NodeSettings())
     node.start()
     app = create_app(node, settings)
     transport = httpx.ASGITransport(app=app)

@@ -87,9 +87,9 @@ async def test_resubmitting_an_id_returns_its_first_outcome_and_executes_once(en
 
 
 async def test_wait_runs_out_with_202_and_the_current_status(tmp_path: Path) -> None:
-    # Blocks are cut at most every hour: after the first one, a transaction stays queued.
+    # At most one block an hour: after the first one, a transaction stays queued.
     async with api_env(tmp_path, ApiSettings(wait_ms_max=50),
-                       NodeSettings(block_interval_ms=3_600_000), bootstrap=False) as env:
+                       NodeSettings(block_gap_ms_min=3_600_000), bootstrap=False) as env:
         await env.run(env.genesis.bootstrap[0])
         tx = env.genesis.bootstrap[1]
         response = await env.post(tx, wait="executed")

@@ -427,7 +427,7 @@ async def test_a_receipt_is_not_found_before_execution(tmp_path_factory: pytest.
     from lien.node.node import NodeSettings
 
     async with api_env(tmp_path_factory.mktemp("slow"), None,
-                       NodeSettings(block_interval_ms=3_600_000), bootstrap=False) as slow:
+                       NodeSettings(block_gap_ms_min=3_600_000), bootstrap=False) as slow:
         await slow.run(slow.genesis.bootstrap[0])
         tx = slow.genesis.bootstrap[1]
         assert (await slow.post(tx, wait="accepted")).status_code == 202

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,13 +62,16 @@ class TxMaker:
     clock: Callable[[], int]
     expiry_ms: int = 10 * 60 * 1000
     nonces: Iterable[str] = field(default_factory=lambda: (secrets.token_hex(8) for _ in itertools.count()))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def body(self, type_: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:  # one maker may serve several threads
+            nonce = next(iter(self.nonces))
         return {
             "chain": self.chain_id,
             "type": type_,
             "expires": self.clock() + self.expiry_ms,
-            "nonce": next(iter(self.nonces)),
+            "nonce": nonce,
             **fields,
         }
 

@@ -78,6 +78,9 @@ Listener = Callable[[str, dict[str, Any]], None]
 @dataclass
 class NodeSettings:
     block_interval_ms: int = limits.block_interval_ms
+    #: No block sooner than this after the previous one (0: group commit, blocks as fast as
+    #: the disk allows). Larger values give fewer, bigger blocks at the cost of latency.
+    block_gap_ms_min: int = 0
     block_transactions_max: int = limits.block_transactions_max
     queue_depth_max: int = 50_000
     verify_threads: int = 2
@@ -126,6 +129,7 @@ class Node:
         self._pending: dict[str, _Pending] = {}  #: accepted or queued, not yet in a block
         self._open: list[LogEntry] = []  #: log entries not yet cut into a block
         self._entry_txs: dict[int, Tx] = {}  #: parsed transactions of the open entries
+        self._last_cut_ms = 0
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
         self._thread: threading.Thread | None = None
@@ -312,11 +316,14 @@ class Node:
             if not items and not pending_txs:
                 return
             now = self.clock()
-            entries = self.ordering.append([p.encoded for p in items], now, tick=True)
+            cut = now - self._last_cut_ms >= self.settings.block_gap_ms_min
+            entries = self.ordering.append([p.encoded for p in items], now, tick=cut)
             for entry, pending in zip(entries, items):
                 self._entry_txs[entry.position] = pending.tx
             self._open.extend(entries)
-            self._cut()
+            if cut:
+                self._cut()
+                self._last_cut_ms = now
             if len(items) < self.settings.block_transactions_max:
                 return
 

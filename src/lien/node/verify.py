@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..chain import ValidatorSet, header_for
 from ..ledger import State, TxError, apply_block, check_all_invariants, signatures_valid
 from ..ledger.execute import InvariantBroken
+from ..ledger.history import touched_accounts
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
@@ -135,7 +136,8 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
                                        mp_context=multiprocessing.get_context("fork"))
         try:
             for block, txs, valid in _verified_chunks(store, pool):
-                _verify_block(state, validators, prev, transactions, block, txs, valid)
+                postings = store.postings_between(transactions, transactions + len(txs))
+                _verify_block(state, validators, prev, transactions, block, txs, valid, postings)
                 prev = block.header.hash
                 blocks += 1
                 transactions += len(txs)
@@ -146,6 +148,9 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
                 pool.shutdown(cancel_futures=True)
         if stray := store.stray_transactions(transactions):
             raise Problem(f"transaction seq {stray[0]} is stored outside every block")
+        if stray_postings := store.stray_postings(transactions):
+            seq, account = stray_postings[0]
+            raise Problem(f"history of account {account} lists seq {seq}, which is in no block")
         check_all_invariants(state)
         _compare_state(state, store)
     except Problem as problem:
@@ -165,6 +170,7 @@ def _verify_block(
     block: StoredBlock,
     stored: list[RawTx],
     checked: list[Tx | str],
+    postings: list[tuple[int, str]],
 ) -> None:
     h = block.header.height
     if h != state.height + 1:
@@ -188,6 +194,7 @@ def _verify_block(
         if isinstance(item, str):
             raise Problem(f"block {h}: {item}", h)
         txs.append(item)
+    _verify_postings(state, h, first_seq, txs, postings)
     try:
         outcome = apply_block(state, txs, block.header.time_ms)
     except ValueError as exc:
@@ -209,6 +216,24 @@ def _verify_block(
         raise Problem(f"block {h}: stored hash differs from the header's hash", h)
     if not validators.is_final(header.hash, block.signatures):
         raise Problem(f"block {h}: fewer than 2/3 of the validators signed it", h)
+
+
+def _verify_postings(state: State, height: int, first_seq: int, txs: list[Tx],
+                     stored: list[tuple[int, str]]) -> None:
+    """Each account's history (what statements are made of) lists exactly its transactions."""
+    expected = sorted(
+        (first_seq + i, account)
+        for i, tx in enumerate(txs)
+        for account in touched_accounts(state, tx)
+    )
+    if stored == expected:
+        return
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    seq, account = (missing or extra)[0]
+    what = "lacks" if missing else "wrongly lists"
+    raise Problem(f"block {height}: history of account {account} {what} transaction seq {seq}",
+                  height)
 
 
 def _compare_state(state: State, store: Store) -> None:
