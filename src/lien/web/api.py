@@ -36,6 +36,7 @@ from ..node.node import Node
 from . import errors, views
 from .admission import WAITS, Admission
 from .events import EventHub, stream
+from .home import home_router
 from .responses import json_response, read_body
 
 PREFIX = "/api/v1"
@@ -389,5 +390,6 @@ def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
     app.state.lien = ctx
     errors.install(app)
     app.include_router(_routes(ctx))
+    app.include_router(home_router(node))
     app.router.routes[0:0] = ctx.hot_routes
     return app
