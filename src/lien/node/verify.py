@@ -134,10 +134,11 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
         if total >= PROCESS_POOL_MIN_TRANSACTIONS:
             pool = ProcessPoolExecutor(os.cpu_count() or 2,
                                        mp_context=multiprocessing.get_context("fork"))
+        postings = _Postings(store.iter_postings())
         try:
             for block, txs, valid in _verified_chunks(store, pool):
-                postings = store.postings_between(transactions, transactions + len(txs))
-                _verify_block(state, validators, prev, transactions, block, txs, valid, postings)
+                stored = postings.before(transactions + len(txs))
+                _verify_block(state, validators, prev, transactions, block, txs, valid, stored)
                 prev = block.header.hash
                 blocks += 1
                 transactions += len(txs)
@@ -148,8 +149,8 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
                 pool.shutdown(cancel_futures=True)
         if stray := store.stray_transactions(transactions):
             raise Problem(f"transaction seq {stray[0]} is stored outside every block")
-        if stray_postings := store.stray_postings(transactions):
-            seq, account = stray_postings[0]
+        if (stray_posting := postings.next()) is not None:
+            seq, account = stray_posting
             raise Problem(f"history of account {account} lists seq {seq}, which is in no block")
         check_all_invariants(state)
         _compare_state(state, store)
@@ -216,6 +217,24 @@ def _verify_block(
         raise Problem(f"block {h}: stored hash differs from the header's hash", h)
     if not validators.is_final(header.hash, block.signatures):
         raise Problem(f"block {h}: fewer than 2/3 of the validators signed it", h)
+
+
+class _Postings:
+    """The sorted stream of stored history entries, taken block by block."""
+
+    def __init__(self, stream: Iterator[tuple[int, str]]) -> None:
+        self._stream = stream
+        self._head = next(stream, None)
+
+    def next(self) -> tuple[int, str] | None:
+        head, self._head = self._head, next(self._stream, None)
+        return head
+
+    def before(self, end: int) -> list[tuple[int, str]]:
+        taken = []
+        while self._head is not None and self._head[0] < end:
+            taken.append(self.next())
+        return taken  # type: ignore[return-value]
 
 
 def _verify_postings(state: State, height: int, first_seq: int, txs: list[Tx],

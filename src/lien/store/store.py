@@ -457,25 +457,16 @@ class Store:
             )
             return [r.seq for r in rows]
 
-    def postings_between(self, start: int, end: int) -> list[tuple[int, str]]:
-        """History entries (seq, account) of transactions start..end-1, sorted (``verify``)."""
+    def iter_postings(self, batch: int = 10_000) -> Iterator[tuple[int, str]]:
+        """Every history entry (seq, account), in (seq, account) order: one sorted scan that
+        ``verify`` walks alongside the blocks."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            result = conn.execution_options(yield_per=batch).execute(
                 select(t.postings.c.seq, t.postings.c.account)
-                .where(t.postings.c.seq >= start, t.postings.c.seq < end)
                 .order_by(t.postings.c.seq, t.postings.c.account)
             )
-            return [(r.seq, r.account) for r in rows]
-
-    def stray_postings(self, end: int, limit: int = 10) -> list[tuple[int, str]]:
-        """History entries pointing outside 0..end-1, i.e. at no transaction (``verify``)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.postings.c.seq, t.postings.c.account)
-                .where((t.postings.c.seq < 0) | (t.postings.c.seq >= end))
-                .order_by(t.postings.c.seq).limit(limit)
-            )
-            return [(r.seq, r.account) for r in rows]
+            for row in result:
+                yield row.seq, row.account
 
     def stored_state_lines(self) -> list[str]:
         """The stored state as commitment lines (to compare with a re-executed state)."""
