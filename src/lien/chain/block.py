@@ -66,8 +66,13 @@ class Header:
         return sha256(self.encode()).hex()
 
 
-def header_for(chain_id: str, prev_hash: str, outcome: BlockOutcome) -> Header:
-    leaves = [merkle.leaf_hash(tx.id, r) for tx, r in zip(outcome.txs, outcome.results)]
+def header_for(chain_id: str, prev_hash: str, outcome: BlockOutcome,
+               encoded_results: list[bytes] | None = None) -> Header:
+    """The header of an executed block; ``encoded_results`` (canonical JSON of each result,
+    when the caller has them already) saves encoding them twice."""
+    if encoded_results is None:
+        encoded_results = [canonical_trusted(r) for r in outcome.results]
+    leaves = [merkle.leaf_hash_encoded(tx.id, r) for tx, r in zip(outcome.txs, encoded_results)]
     return Header(
         chain=chain_id,
         height=outcome.height,

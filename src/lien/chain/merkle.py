@@ -19,7 +19,12 @@ EMPTY_ROOT = sha256(b"")
 
 
 def leaf_hash(tx_id: str, result: dict[str, Any]) -> bytes:
-    return sha256(b"\x00" + bytes.fromhex(tx_id) + sha256(canonical_trusted(result)))
+    return leaf_hash_encoded(tx_id, canonical_trusted(result))
+
+
+def leaf_hash_encoded(tx_id: str, result: bytes) -> bytes:
+    """The leaf of a result already in canonical JSON (the bytes a node stores)."""
+    return sha256(b"\x00" + bytes.fromhex(tx_id) + sha256(result))
 
 
 def _parent(left: bytes, right: bytes) -> bytes:

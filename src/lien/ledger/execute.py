@@ -210,6 +210,9 @@ def set_status(state: State, tx: Tx) -> Result:
         return m
     if b["status"] not in TRANSITIONS[m.status]:
         return _result(Reason.INVALID_TRANSITION, status=m.status)
+    if b["status"] == "closed" and m.account == state.currencies[m.currency].policy["association"]:
+        # The association receives every reconversion fee: a closed membership never could.
+        return _result(Reason.INVALID_TRANSITION, status=m.status)
     if m.roles:  # locking an admin or an issuer is governance: one admin alone cannot
         if (refused := _check_quorum(state, tx, m.currency)) is not None:
             return refused
@@ -527,10 +530,13 @@ def set_policy(state: State, tx: Tx) -> Result:
         return refused
     if (refused := _check_policy_accounts(state, b["policy"])) is not None:
         return refused
+    association = b["policy"]["association"]
+    joined = _member(state, association, code)
+    if joined is not None and joined.status == "closed":  # it could never hold its fees
+        return _result(Reason.PAYEE_NOT_ACTIVE, account=association)
     if _admin_count(state, code) < b["policy"]["admin_quorum"]:
         return _result(Reason.QUORUM_IMPOSSIBLE)
-    association = b["policy"]["association"]
-    if _member(state, association, code) is None:
+    if joined is None:
         _join(state, association, code, "active")
     currency = state.currencies[code]
     currency.policy = dict(b["policy"])

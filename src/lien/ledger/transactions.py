@@ -300,12 +300,9 @@ class Tx:
 
 
 def _parse_signatures(raw: Any) -> tuple[Signature, ...]:
+    """Well-formed entries; how many, and whether distinct, is ``_check_signature_set``'s."""
     if not isinstance(raw, list):
         raise TxError(Reason.MALFORMED, "signatures must be a list")
-    if not raw:
-        raise TxError(Reason.MISSING_SIGNATURE, "no signature")
-    if len(raw) > limits.signatures_max:
-        raise TxError(Reason.TOO_LARGE, f"more than {limits.signatures_max} signatures")
     result = []
     for entry in raw:
         if not isinstance(entry, dict) or set(entry) != {"key", "sig"}:
@@ -316,8 +313,6 @@ def _parse_signatures(raw: Any) -> tuple[Signature, ...]:
         if not isinstance(sig, str) or not _SIG_RE.fullmatch(sig):
             raise TxError(Reason.BAD_SIGNATURE, "signature: not 128 lower-case hex digits")
         result.append(Signature(key, bytes.fromhex(sig)))
-    if len({s.key for s in result}) != len(result):
-        raise TxError(Reason.MALFORMED, "two signatures by the same key")
     return tuple(result)
 
 
@@ -325,12 +320,35 @@ def parse_tx(envelope: Any) -> Tx:
     """Parse a decoded envelope strictly. Raises TxError with the admission reason."""
     if not isinstance(envelope, dict) or set(envelope) != {"body", "signatures"}:
         raise TxError(Reason.MALFORMED, "a transaction is {body, signatures}")
-    body = envelope["body"]
+    body_bytes = _canonical_body(envelope["body"])
+    signatures = _parse_signatures(envelope["signatures"])
+    _check_signature_set(signatures)
+    return Tx(sha256_hex(body_bytes), envelope["body"], body_bytes, signatures)
+
+
+def tx_from_parts(body: Any, signatures: tuple[Signature, ...]) -> Tx:
+    """A transaction from a decoded body and well-formed signatures (hex keys, 64-byte sigs),
+    checked in the same order as ``parse_tx``: body first, then the set of signatures."""
+    body_bytes = _canonical_body(body)
+    _check_signature_set(signatures)
+    return Tx(sha256_hex(body_bytes), body, body_bytes, signatures)
+
+
+def _canonical_body(body: Any) -> bytes:
     check_body(body)
     body_bytes = canonical_validated(body)  # check_body has checked every value's type
     if len(body_bytes) > limits.body_bytes_max:
         raise TxError(Reason.TOO_LARGE, f"body longer than {limits.body_bytes_max} bytes")
-    return Tx(sha256_hex(body_bytes), body, body_bytes, _parse_signatures(envelope["signatures"]))
+    return body_bytes
+
+
+def _check_signature_set(signatures: tuple[Signature, ...]) -> None:
+    if not signatures:
+        raise TxError(Reason.MISSING_SIGNATURE, "no signature")
+    if len(signatures) > limits.signatures_max:
+        raise TxError(Reason.TOO_LARGE, f"more than {limits.signatures_max} signatures")
+    if len({s.key for s in signatures}) != len(signatures):
+        raise TxError(Reason.MALFORMED, "two signatures by the same key")
 
 
 def decode_tx(data: bytes) -> Tx:

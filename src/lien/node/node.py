@@ -37,6 +37,7 @@ from ..ledger import (
     limits,
     signatures_valid,
 )
+from ..ledger.encoding import canonical_trusted
 from ..ledger.history import touched_accounts
 from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import Store
@@ -348,7 +349,8 @@ class Node:
         if len(outcome.txs) != len(txs):
             included = {tx.id for tx in outcome.txs}
             touched = [acc for tx, acc in zip(txs, touched) if tx.id in included]
-        header = header_for(self.chain_id, self.last_hash, outcome)
+        encoded = [canonical_trusted(result) for result in outcome.results]
+        header = header_for(self.chain_id, self.last_hash, outcome, encoded)
         signatures = {}
         if self.validator_key is not None:
             signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
@@ -356,7 +358,7 @@ class Node:
             )
         dropped = [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
         first_seq = self.store.commit_block(
-            header, signatures, outcome.txs, outcome.results, touched,
+            header, signatures, outcome.txs, encoded, touched,
             self.state.take_changes(), position, dropped,
         )
         self.last_hash = header.hash

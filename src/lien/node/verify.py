@@ -74,7 +74,8 @@ def _checked_tx(raw: RawTx) -> Tx:
 
 #: Below this many transactions, processes cost more than they save.
 PROCESS_POOL_MIN_TRANSACTIONS = 4000
-GROUP_TRANSACTIONS = 2000
+GROUP_TRANSACTIONS = 1000
+VERIFY_WORKERS = int(os.environ.get("LIEN_VERIFY_WORKERS", os.cpu_count() or 2))
 
 
 class _InThread:
@@ -132,7 +133,7 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
         total = last.first_seq + last.header.tx_count if last else 0
         pool: Executor | _InThread = _InThread()
         if total >= PROCESS_POOL_MIN_TRANSACTIONS:
-            pool = ProcessPoolExecutor(os.cpu_count() or 2,
+            pool = ProcessPoolExecutor(VERIFY_WORKERS,
                                        mp_context=multiprocessing.get_context("fork"))
         postings = _Postings(store.iter_postings())
         try:
@@ -203,12 +204,13 @@ def _verify_block(
     if outcome.dropped:
         tx, error = outcome.dropped[0]
         raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
-    for s, result in zip(stored, outcome.results):
-        if s.result != canonical_trusted(result).decode():
+    encoded = [canonical_trusted(result) for result in outcome.results]
+    for s, result in zip(stored, encoded):
+        if s.result != result.decode():
             raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) stored result "
-                          f"{s.result} but re-execution gives {json.dumps(result)}", h)
+                          f"{s.result} but re-execution gives {result.decode()}", h)
     state.take_changes()
-    header = header_for(state.config.chain_id, prev, outcome)
+    header = header_for(state.config.chain_id, prev, outcome, encoded)
     for name in ("time_ms", "tx_count", "tx_root", "state_root"):
         if getattr(header, name) != getattr(block.header, name):
             raise Problem(f"block {h}: {name} differs from re-execution", h)

@@ -27,12 +27,13 @@ from ..ledger import (
     Membership,
     State,
     Tx,
+    Reason,
+    TxError,
     parse_json,
-    parse_tx,
 )
 from ..ledger.encoding import canonical_trusted
 from ..ledger.state import Recovery
-from ..ledger.transactions import Signature
+from ..ledger.transactions import Signature, tx_from_parts
 from . import schema as t
 
 
@@ -53,11 +54,11 @@ def unpack_signatures(data: bytes) -> list[tuple[str, bytes]]:
 
 def tx_from_row(body: bytes, signatures: bytes) -> Tx:
     """Rebuild a transaction from its stored form (re-parsed: stored bytes are not trusted)."""
-    envelope = {
-        "body": parse_json(body),
-        "signatures": [{"key": k, "sig": s.hex()} for k, s in unpack_signatures(signatures)],
-    }
-    return parse_tx(envelope)
+    if len(signatures) % 96:
+        raise TxError(Reason.MALFORMED, "stored signatures are not (key, signature) pairs")
+    return tx_from_parts(
+        parse_json(body), tuple(Signature(k, s) for k, s in unpack_signatures(signatures))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,8 @@ class Store:
         self.engine = make_engine(url)
         self._insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
         self._chain_id: str | None = None
+        #: the driver's placeholder, for the few statements sent to it directly
+        self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     @property
     def chain_id(self) -> str:
@@ -114,7 +117,7 @@ class Store:
     ) -> None:
         """Plain multi-row INSERT through the driver: the hot path of every block (the
         compiled-statement machinery costs more than SQLite itself at thousands of rows)."""
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        mark = self._mark
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                f"VALUES ({', '.join([mark] * len(columns))})")
         conn.exec_driver_sql(sql, list(rows))
@@ -196,13 +199,16 @@ class Store:
         header: Header,
         signatures: dict[str, bytes],
         txs: Sequence[Tx],
-        results: Sequence[dict[str, Any]],
+        results: Sequence[bytes],
         touched: Sequence[Sequence[str]],
         changes: tuple[list[Account], list[Membership], list[Currency]],
         log_position: int,
         dropped: Sequence[tuple[str, str, str]] = (),
     ) -> int:
-        """Write one block atomically; returns the seq of its first transaction."""
+        """Write one block atomically; returns the seq of its first transaction.
+
+        ``results`` are the canonical JSON of each transaction's result (as hashed into the
+        header's tx_root)."""
         with self.engine.begin() as conn:
             first_seq = self._next_seq(conn)
             conn.execute(
@@ -226,7 +232,7 @@ class Store:
                     ("seq", "id", "height", "body", "signatures", "result"),
                     [
                         (first_seq + i, bytes.fromhex(tx.id), header.height, tx.body_bytes,
-                         pack_signatures(tx.signatures), canonical_trusted(result).decode())
+                         pack_signatures(tx.signatures), result.decode())
                         for i, (tx, result) in enumerate(zip(txs, results))
                     ],
                 )
@@ -427,14 +433,14 @@ class Store:
             with self.engine.connect() as conn:
                 start = chunk[0].first_seq
                 end = chunk[-1].first_seq + chunk[-1].header.tx_count
-                rows = conn.execute(
-                    select(t.transactions)
-                    .where(t.transactions.c.seq >= start, t.transactions.c.seq < end)
-                    .order_by(t.transactions.c.seq)
+                mark = self._mark
+                rows = conn.exec_driver_sql(
+                    "SELECT seq, height, id, body, signatures, result FROM transactions "
+                    f"WHERE seq >= {mark} AND seq < {mark} ORDER BY seq", (start, end),
                 )
                 try:
-                    txs = [RawTx(r.seq, r.height, r.id.hex(), r.body, r.signatures, r.result)
-                           for r in rows]
+                    txs = [RawTx(seq, height, bytes(tx_id).hex(), bytes(body), bytes(sigs), result)
+                           for seq, height, tx_id, body, sigs, result in rows]
                 except DBAPIError as exc:  # a damaged value (not UTF-8, wrong type): name it
                     raise StoreError(
                         f"blocks {chunk[0].header.height}..{chunk[-1].header.height}: a stored "
@@ -461,12 +467,11 @@ class Store:
         """Every history entry (seq, account), in (seq, account) order: one sorted scan that
         ``verify`` walks alongside the blocks."""
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).execute(
-                select(t.postings.c.seq, t.postings.c.account)
-                .order_by(t.postings.c.seq, t.postings.c.account)
+            result = conn.execution_options(yield_per=batch).exec_driver_sql(
+                "SELECT seq, account FROM postings ORDER BY seq, account"
             )
-            for row in result:
-                yield row.seq, row.account
+            for seq, account in result:
+                yield seq, account
 
     def stored_state_lines(self) -> list[str]:
         """The stored state as commitment lines (to compare with a re-executed state)."""
