@@ -2,7 +2,7 @@
 independent reference model of the ledger.
 
 The model is deliberately naive: plain dicts and sets, no indexes, no running totals, written
-from DESIGN.md §5-6 and the reason-code table rather than from ``execute.py``. For each
+from DESIGN.md §5-6 and the execution rules of docs/protocol.md, not from ``execute.py``. For each
 transaction it computes the *set of reasons that apply* — every refusal that is true of the
 transaction in the current state. The ledger must then return ``ok`` exactly when that set is
 empty, and otherwise one of its members (the order in which the ledger checks is its own
