@@ -86,6 +86,17 @@ def _check_quorum(state: State, tx: Tx, code: str) -> Result | None:
     return None
 
 
+def _admin_action(state: State, tx: Tx, account_id: str, *, quorum: bool) -> Membership | Result:
+    """The common start of an admin's action on a membership: ``by`` is an active admin who
+    signed (R), the admin quorum signed when ``quorum`` (Q), the target is a member (T)."""
+    code = tx.body["currency"]
+    if (refused := _check_role(state, tx, tx.body["by"], code, "admin")) is not None:
+        return refused
+    if quorum and (refused := _check_quorum(state, tx, code)) is not None:
+        return refused
+    return _target(state, account_id, code)
+
+
 def _target(state: State, account_id: str, code: str) -> Membership | Result:
     if account_id not in state.accounts:
         return _result(Reason.UNKNOWN_ACCOUNT, account=account_id)
@@ -203,9 +214,7 @@ TRANSITIONS = {
 
 def set_status(state: State, tx: Tx) -> Result:
     b = tx.body
-    if (refused := _check_role(state, tx, b["by"], b["currency"], "admin")) is not None:
-        return refused
-    m = _target(state, b["account"], b["currency"])
+    m = _admin_action(state, tx, b["account"], quorum=False)
     if isinstance(m, dict):
         return m
     if b["status"] not in TRANSITIONS[m.status]:
@@ -230,11 +239,7 @@ def set_status(state: State, tx: Tx) -> Result:
 def set_roles(state: State, tx: Tx) -> Result:
     b = tx.body
     code = b["currency"]
-    if (refused := _check_role(state, tx, b["by"], code, "admin")) is not None:
-        return refused
-    if (refused := _check_quorum(state, tx, code)) is not None:
-        return refused
-    m = _target(state, b["account"], code)
+    m = _admin_action(state, tx, b["account"], quorum=True)
     if isinstance(m, dict):
         return m
     if m.status == "closed":
@@ -250,9 +255,7 @@ def set_roles(state: State, tx: Tx) -> Result:
 def set_limits(state: State, tx: Tx) -> Result:
     b = tx.body
     code = b["currency"]
-    if (refused := _check_role(state, tx, b["by"], code, "admin")) is not None:
-        return refused
-    m = _target(state, b["account"], code)
+    m = _admin_action(state, tx, b["account"], quorum=False)
     if isinstance(m, dict):
         return m
     # Only a limit that is raised counts: lowering the floor to -F or raising the ceiling to C
@@ -410,11 +413,7 @@ def rotate_key(state: State, tx: Tx) -> Result:
 def recover_key(state: State, tx: Tx) -> Result:
     b = tx.body
     code = b["currency"]
-    if (refused := _check_role(state, tx, b["by"], code, "admin")) is not None:
-        return refused
-    if (refused := _check_quorum(state, tx, code)) is not None:
-        return refused
-    m = _target(state, b["account"], code)
+    m = _admin_action(state, tx, b["account"], quorum=True)
     if isinstance(m, dict):
         return m
     if _key_in_use(state, b["key"]):
