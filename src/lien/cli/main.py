@@ -65,11 +65,15 @@ def _print_logins(dir: Path) -> None:
     if not demo_file.exists():
         return
     demo = json.loads(demo_file.read_text())
-    table = Table("nom", "type", "compte", "keystore", title=f"Comptes de démo (mot de passe : {demo['password']})")
+    kinds = {"personal": "particulier", "business": "prestataire"}
+    table = Table("nom", "type", "compte", "trousseau (keystore)",
+                  title=f"Comptes de démo — mot de passe : {demo['password']}")
     for m in demo["members"]:
-        table.add_row(m["name"], m["kind"], format_account_id(m["account"]),
-                      str(dir / "keys" / f"{m['account']}.json"))
+        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), format_account_id(m["account"]),
+                      f"keys/{m['account']}.json")
     console.print(table)
+    console.print(f"Trousseaux dans {dir / 'keys'} ; par exemple : "
+                  f"lien balance {demo['members'][0]['account']}")
 
 
 @app.command()
@@ -92,8 +96,8 @@ def serve(
         fail(EXIT_USAGE, str(exc))
     node.start()
     _print_logins(dir)
-    console.print(f"Node of chain [bold]{node.chain_id}[/bold] at http://{host}:{port}/api/v1 "
-                  f"(height {node.state.height})")
+    console.print(f"Nœud de la chaîne [bold]{node.chain_id}[/bold] (hauteur {node.state.height}) : "
+                  f"http://{host}:{port}/ — API http://{host}:{port}/api/v1/docs")
     try:
         make_server(create_app(node), host, port, loop="uvloop").run()
     finally:
