@@ -15,6 +15,7 @@ tampering, never an expected outcome — and the node stops.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -614,9 +615,17 @@ def _take_marks(state: State) -> tuple[set[str], set[tuple[str, str]], set[str]]
 
 
 def _forget_expired(state: State) -> None:
-    expired = [tx_id for tx_id, expires in state.seen.items() if expires <= state.time_ms]
-    for tx_id in expired:
-        del state.seen[tx_id]
+    """Drop remembered ids whose expiry has passed: admission refuses them as ``expired``
+    anyway, so memory stays bounded by the expiry window. A heap of (expires, id) makes it
+    cheap enough for every block."""
+    heap = state.seen_expiries
+    if len(heap) < len(state.seen):  # ids remembered without the heap (a loaded state)
+        heap[:] = [(expires, tx_id) for tx_id, expires in state.seen.items()]
+        heapq.heapify(heap)
+    while heap and heap[0][0] <= state.time_ms:
+        expires, tx_id = heapq.heappop(heap)
+        if state.seen.get(tx_id) == expires:
+            del state.seen[tx_id]
 
 
 def apply_block(
@@ -653,8 +662,8 @@ def apply_block(
         results.append(HANDLERS[tx.type](state, tx))
     for tx in included:
         state.seen[tx.id] = tx.body["expires"]
-    if state.height % 64 == 0:
-        _forget_expired(state)
+        heapq.heappush(state.seen_expiries, (tx.body["expires"], tx.id))
+    _forget_expired(state)
     if check:
         check_invariants(state)
     state.state_root = next_state_root(state.state_root, state.change_lines())

@@ -146,6 +146,8 @@ class State:
         self.role_holders: dict[tuple[str, str], set[str]] = {}
         #: executed transaction ids not yet expired -> expires (replay protection)
         self.seen: dict[str, int] = {}
+        #: heap of (expires, id) over ``seen``, to forget expired ids cheaply
+        self.seen_expiries: list[tuple[int, str]] = []
         self.pending_recoveries: set[str] = set()
         self.height = 0
         self.time_ms = config.genesis_time_ms
