@@ -32,7 +32,8 @@ bench: $(STAMP)
 	$(BIN)/lien bench --json --out var/bench.json
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var

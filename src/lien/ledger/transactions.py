@@ -70,6 +70,11 @@ def _string(field: str, value: Any) -> str:
     return value
 
 
+def _any_string(field: str, value: Any) -> None:
+    """``_string`` as a Check (a check returns nothing; it raises)."""
+    _string(field, value)
+
+
 def text(max_bytes: int, min_bytes: int = 0) -> Check:
     def check(field: str, value: Any) -> None:
         size = len(_string(field, value).encode("utf-8", "surrogatepass"))
@@ -145,9 +150,9 @@ POLICY = {
     "recovery_delay_ms": _int_in(0, 30 * 24 * 3600 * 1000),
 }
 
-COMMON = {
+COMMON: dict[str, Check] = {
     "chain": pattern(_CHAIN_RE, "a chain id"),
-    "type": _string,
+    "type": _any_string,
     "expires": time_ms,
     "nonce": text(limits.nonce_bytes_max, 1),
 }
@@ -240,10 +245,10 @@ def check_fields(
     for name, value in obj.items():
         if name in required:
             continue
-        check = optional.get(name)
-        if check is None:
+        optional_check = optional.get(name)
+        if optional_check is None:
             raise TxError(Reason.MALFORMED, f"unexpected field {prefix}{name}")
-        check(prefix + name, value)
+        optional_check(prefix + name, value)
 
 
 def check_body(body: Any) -> None:

@@ -185,7 +185,7 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
         payer = rng.choice(people) if rng.random() < 0.7 else rng.choice(shops)
         payee = rng.choice([m for m in (shops if rng.random() < 0.8 else everyone) if m != payer])
         memo = rng.choice(DEMO_MEMOS).format(n=n + 1)
-        options = {"memo": memo} if memo else {}
+        options: dict[str, Any] = {"memo": memo} if memo else {}
         if payer.kind == "business" and payee.kind == "business":
             options["invoice_minor"] = rng.randrange(1_000, 50_000, 100)
         history.append(maker.pay(payer, payee, rng.randrange(100, 6_000, 10), **options))

@@ -485,7 +485,8 @@ class Store:
                 size = conn.execute(text("PRAGMA page_size")).scalar() or 0
                 return int(pages) * int(size)
         with self.engine.connect() as conn:
-            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+            size_query = text("SELECT pg_database_size(current_database())")
+            return int(conn.execute(size_query).scalar_one())
 
 
 def _account_row(a: Account) -> dict[str, Any]:
