@@ -102,8 +102,7 @@ def bench_batch(work: Path, payments: int) -> dict[str, Any]:
     node.stop()
     assert set(results) == {"final"}, set(results)
     store = node.store
-    with store.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.checkpoint()
     last = store.last_block()
     assert last is not None
     total_tx = last.first_seq + last.header.tx_count

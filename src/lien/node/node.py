@@ -40,7 +40,7 @@ from ..ledger import (
 from ..ledger.encoding import canonical_trusted
 from ..ledger.history import touched_accounts
 from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
-from ..store import Store
+from ..store import ChainStore
 
 log = logging.getLogger("lien.node")
 
@@ -105,7 +105,7 @@ class _Pending:
 class Node:
     def __init__(
         self,
-        store: Store,
+        store: ChainStore,
         *,
         validator_key: nacl.signing.SigningKey | None = None,
         ordering: OrderingLog | None = None,

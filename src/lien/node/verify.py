@@ -23,7 +23,7 @@ from ..ledger.history import touched_accounts
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
-from ..store import RawTx, Store, StoreError, StoredBlock, tx_from_row
+from ..store import ChainStore, RawTx, StoreError, StoredBlock, tx_from_row
 from ..store.store import unpack_signatures
 
 
@@ -88,7 +88,7 @@ class _InThread:
 
 
 def _verified_chunks(
-    store: Store, pool: Executor | _InThread
+    store: ChainStore, pool: Executor | _InThread
 ) -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
     """Blocks with their transactions, checked by worker processes a few groups ahead of
     execution (signature checks are most of the work: they run on every core)."""
@@ -122,7 +122,7 @@ def _verified_chunks(
         yield from ready()
 
 
-def verify_store(store: Store, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify_store(store: ChainStore, progress: Callable[[int], None] | None = None) -> VerifyReport:
     blocks = transactions = 0
     try:
         config = store.config()
@@ -257,7 +257,7 @@ def _verify_postings(state: State, height: int, first_seq: int, txs: list[Tx],
                   height)
 
 
-def _compare_state(state: State, store: Store) -> None:
+def _compare_state(state: State, store: ChainStore) -> None:
     computed = set(state.all_lines())
     stored = set(store.stored_state_lines())
     if computed == stored:

@@ -478,6 +478,12 @@ class Store:
         state = self.load_state()
         return state.all_lines()
 
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database file (before measuring its size)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def size_bytes(self) -> int:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
