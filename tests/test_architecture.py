@@ -1,0 +1,99 @@
+"""The layout is the architecture: who may import whom, and the pinned public APIs."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import lien.chain
+import lien.ledger
+import lien.ordering
+import lien.store
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "lien"
+
+#: layer -> the layers of ours it may import (besides itself)
+ALLOWED = {
+    "ledger": set(),
+    "chain": {"ledger"},
+    "store": {"ledger", "chain"},
+    "ordering": {"ledger", "chain", "store"},
+    "node": {"ledger", "chain", "store", "ordering", "cli"},  # cli: the keystore, for init
+    "web": {"ledger", "chain", "store", "node"},  # store: its record types, never SQL
+    "cli": {"ledger", "chain", "store", "node", "web", "bench"},
+}
+#: third-party packages each layer may import (the standard library is always allowed)
+THIRD_PARTY = {
+    "ledger": {"nacl"},
+    "chain": {"nacl"},
+    "web": {"fastapi", "starlette", "uvicorn"},
+}
+
+
+def _imports(path: Path) -> set[tuple[str, int]]:
+    """(module, level) of every import in a file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {(alias.name, 0) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add((node.module or "", node.level))
+    return found
+
+
+def _layer_of(path: Path, module: str, level: int) -> str | None:
+    """Which of our layers an import names (None for anything else)."""
+    if level == 0:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "lien" and len(parts) > 1 else None
+    package = path.relative_to(SRC).parts[:-1]
+    target = package[: len(package) - (level - 1)] + tuple(p for p in module.split(".") if p)
+    return target[0] if target else None
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    problems = []
+    for layer, allowed in ALLOWED.items():
+        for path in sorted((SRC / layer).rglob("*.py")):
+            for module, level in _imports(path):
+                target = _layer_of(path, module, level)
+                if target is not None and target != layer and target not in allowed:
+                    problems.append(f"{path.relative_to(SRC)} imports {target}")
+    assert problems == []
+
+
+def test_the_core_and_the_web_layer_use_only_their_libraries() -> None:
+    problems = []
+    for layer, packages in THIRD_PARTY.items():
+        for path in sorted((SRC / layer).rglob("*.py")):
+            for module, level in _imports(path):
+                top = module.split(".")[0]
+                if level or top == "lien" or top in sys.stdlib_module_names or top == "__future__":
+                    continue
+                if top not in packages:
+                    problems.append(f"{path.relative_to(SRC)} imports {top}")
+    assert problems == []  # e.g. the web layer never touches SQL (no sqlalchemy)
+
+
+def test_the_public_apis_are_pinned() -> None:
+    assert sorted(lien.ledger.__all__) == [
+        "Account", "BlockOutcome", "ChainConfig", "Currency", "DESCRIPTIONS", "Delegation",
+        "HANDLERS", "InvariantBroken", "Membership", "Reason", "Result", "Signature", "State",
+        "TYPES", "Tx", "TxError", "account_id_for_key", "apply_block", "canonical",
+        "check_all_invariants", "check_body", "check_freshness", "check_signatures",
+        "decode_tx", "default_split", "format_account_id", "format_amount", "is_account_id",
+        "limits", "parse_account_id", "parse_amount", "parse_json", "parse_tx", "sign_body",
+        "signatures_valid",
+    ]
+    assert sorted(lien.chain.__all__) == [
+        "Header", "ReceiptInvalid", "ValidatorSet", "build_receipt", "header_for", "leaf_hash",
+        "sign_header", "verify_receipt",
+    ]
+    assert sorted(lien.ordering.__all__) == [
+        "CutBlock", "EmbeddedLog", "LogEntry", "OrderingLog", "cut_blocks",
+    ]
+    assert "ChainStore" in lien.store.__all__
+    for module in (lien.ledger, lien.chain, lien.ordering, lien.store):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
