@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -27,7 +28,8 @@ err = Console(stderr=True)
 
 
 def fail(code: int, message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
+    """Print ``message`` (escaped: texts from files and nodes are not Rich markup) and exit."""
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import typer
@@ -48,7 +48,7 @@ from ..node.genesis import Member, TxMaker
 from ..node.node import wall_clock_ms
 from . import keystore
 from .common import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console
-from .common import fail as _fail
+from .common import fail
 
 DEFAULT_NODE = "http://127.0.0.1:8000"
 #: Longest one request may take: a submission waits for its block (the node answers 202 after
@@ -75,11 +75,6 @@ CurrencyOption = typer.Option("LIEN", "--currency", help="The currency code.")
 def say(renderable: RenderableType) -> None:
     """Print to standard output; ids and amounts are not coloured like numbers."""
     console.print(renderable, highlight=False)
-
-
-def fail(code: int, message: str) -> NoReturn:
-    """``common.fail`` with the message escaped: texts from files and nodes are not markup."""
-    _fail(code, escape(message))
 
 
 # -- the node's HTTP API ---------------------------------------------------------------------------
