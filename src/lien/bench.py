@@ -74,13 +74,19 @@ def _payments(chain_id: str, members: list[Member], count: int) -> list[Tx]:
     return [maker.pay(members[i % n], members[(i * 7 + 1) % n], 1) for i in range(count)]
 
 
-def bench_batch(work: Path, payments: int) -> dict[str, Any]:
-    genesis = make_genesis("lien-bench", wall_clock_ms())
+def _funded_node(work: Path, chain_id: str, accounts: int) -> tuple[Node, list[Member]]:
+    """A started node in ``work`` with ``accounts`` members holding 2 500,00 of nantie each."""
+    genesis = make_genesis(chain_id, wall_clock_ms())
     init_node(work, password="bench", genesis=genesis)
     node = open_node(work)
     node.start()
-    members = [Member.new() for _ in range(1000)]
-    _fund(node, genesis, members, 1_000_000 // 4)
+    members = [Member.new() for _ in range(accounts)]
+    _fund(node, genesis, members, 250_000)
+    return node, members
+
+
+def bench_batch(work: Path, payments: int) -> dict[str, Any]:
+    node, members = _funded_node(work, "lien-bench", 1000)
     txs = _payments(node.chain_id, members, payments)
     done = threading.Semaphore(0)
     results: list[str] = []
@@ -176,14 +182,9 @@ def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline_s:
 
 
 def bench_http(work: Path, payments: int, clients: int = 64) -> dict[str, Any]:
-    genesis = make_genesis("lien-bench-http", wall_clock_ms())
-    init_node(work, password="bench", genesis=genesis)
-    node = open_node(work)
-    node.start()
-    members = [Member.new() for _ in range(256)]
-    _fund(node, genesis, members, 1_000_000 // 4)
+    node, members = _funded_node(work, "lien-bench-http", 256)
     node.stop()
-    txs = _payments(genesis.config.chain_id, members, payments)
+    txs = _payments(node.chain_id, members, payments)
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "lien.cli.main", "serve", "--dir", str(work), "--port", str(port)],

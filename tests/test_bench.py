@@ -1,0 +1,31 @@
+"""``lien bench`` works end to end (small sizes). It measures; it asserts no speed here:
+figures live in docs/results.md, compared with a baseline of the same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_support import run
+
+KEYS = {
+    "ed25519_verify_per_s", "batch_payments_per_s", "http_payments_per_s",
+    "http_latency_p50_ms", "http_latency_p99_ms", "verify_tx_per_s", "disk_bytes_per_tx",
+    "targets_met",
+}
+
+
+def test_bench_prints_one_json_object_as_its_last_line(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = run("bench", "--json", "--out", out, "--batch-payments", "1000",
+                 "--http-payments", "1000")
+    assert result.exit_code == 0, result.text
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert KEYS <= set(figures)
+    assert json.loads(out.read_text()) == figures
+    baseline = figures["ed25519_verify_per_s"]
+    for name in ("batch_payments_per_s", "http_payments_per_s", "verify_tx_per_s"):
+        assert figures[name] > 0
+        assert abs(figures[f"{name}_ratio"] - figures[name] / baseline) < 0.01
+    assert 0 < figures["http_latency_p50_ms"] <= figures["http_latency_p99_ms"]
+    assert figures["disk_bytes_per_tx"] > 0
