@@ -184,18 +184,24 @@ def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline_s:
 def bench_http(work: Path, payments: int, clients: int = 64) -> dict[str, Any]:
     node, members = _funded_node(work, "lien-bench-http", 256)
     node.stop()
+    node.store.dispose()  # the served node opens the database on its own
     txs = _payments(node.chain_id, members, payments)
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lien.cli.main", "serve", "--dir", str(work), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_until_serving(port, process, 30)
-        elapsed, latencies, failures = asyncio.run(_http_load(port, txs, clients))
-    finally:
-        process.terminate()
-        process.wait(30)
+    log_path = work / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lien.cli.main", "serve", "--dir", str(work),
+             "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
+        try:
+            _wait_until_serving(port, process, 30)
+            elapsed, latencies, failures = asyncio.run(_http_load(port, txs, clients))
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
+        finally:
+            process.terminate()
+            process.wait(30)
     if failures:
         raise RuntimeError(f"{len(failures)} HTTP payments failed, first: {failures[0]}")
     latencies.sort()
