@@ -42,9 +42,11 @@ def people(env: Env) -> tuple[Member, Member]:
 
 
 def error(response: httpx.Response) -> tuple[int, str]:
+    """(status, code) of an error response, whose body must be {"error": {code, detail}}."""
     body = response.json()
     assert set(body) == {"error"}, body
-    assert isinstance(body["error"].get("detail", ""), str)
+    assert isinstance(body["error"]["code"], str), body
+    assert isinstance(body["error"]["detail"], str), body  # always there (found by fuzzing)
     return response.status_code, body["error"]["code"]
 
 
@@ -421,6 +423,33 @@ async def test_wrong_methods_are_405(env: Env) -> None:
             405, "method_not_allowed")
 
 
+async def test_routing_errors_have_a_detail_too(env: Env) -> None:
+    """Found by fuzzing (tests/test_api_fuzz.py): a 405 or an unknown route answered
+    ``{"error": {"code": ...}}`` without the ``detail`` every other error has."""
+    response = await env.client.request("TRACE", f"{API}/transactions/batch")
+    assert response.json() == {"error": {"code": "method_not_allowed",
+                                          "detail": "Method Not Allowed"}}
+    response = await env.client.get(f"{API}/wallets")
+    assert response.json() == {"error": {"code": "not_found", "detail": "Not Found"}}
+
+
+async def test_openapi_documents_the_errors_the_api_answers(env: Env) -> None:
+    """Found by fuzzing: the document promised FastAPI's 422 (never answered: a bad parameter
+    is 400 ``malformed``) and GET /blocks did not document its 400."""
+    spec = (await env.client.get(f"{API}/openapi.json")).json()
+    assert "ValidationError" not in json.dumps(spec)
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert "422" not in op["responses"], (method, path)
+            if not (op.get("parameters") or op.get("requestBody")):
+                continue
+            schema = op["responses"]["400"]["content"]["application/json"]["schema"]
+            assert schema["required"] == ["error"], (method, path)
+            assert schema["properties"]["error"]["required"] == ["code", "detail"]
+    response = await env.client.get(f"{API}/blocks", params={"limit": 0})
+    assert error(response) == (400, "malformed")
+
+
 async def test_a_receipt_is_not_found_before_execution(tmp_path_factory: pytest.TempPathFactory,
                                                        env: Env) -> None:
     del env  # the module's node; this one cuts no second block
@@ -436,6 +465,25 @@ async def test_a_receipt_is_not_found_before_execution(tmp_path_factory: pytest.
 
 
 # -- a stopped node ---------------------------------------------------------------------------------
+async def test_a_shut_down_api_refuses_submissions_with_503(
+    tmp_path_factory: pytest.TempPathFactory, env: Env
+) -> None:
+    """Found by the fuzzing harness: once the app's lifespan had ended (its admission threads
+    shut down), a submission was a 500 ``internal``; it is a 503 and changes nothing."""
+    del env
+    async with api_env(tmp_path_factory.mktemp("shut")) as shut:
+        tx = shut.mk.pay(shut.genesis.association, shut.genesis.comptoir, 1)
+        height = shut.height()
+        shut.app.state.lien.close()
+        response = await shut.post(tx, wait="accepted")
+        assert error(response) == (503, "node_halted")
+        assert response.headers["retry-after"] == "1"
+        batch = await shut.client.post(f"{API}/transactions/batch",
+                                       json={"transactions": [tx.to_json()]})
+        assert error(batch) == (503, "node_halted")
+        assert shut.height() == height and shut.node.status(tx.id) is None
+
+
 async def test_a_stopped_node_refuses_submissions_with_503(
     tmp_path_factory: pytest.TempPathFactory, env: Env
 ) -> None:

@@ -87,11 +87,15 @@ class Admission:
         self.node = node
         self.wait_ms_max = wait_ms_max
         self.pool = ThreadPoolExecutor(threads, "lien-api")
+        self.closed = False
 
     def close(self) -> None:
+        self.closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     def ensure_running(self) -> None:
+        if self.closed:  # the app shut down: its threads are gone (a 503, not a 500)
+            raise NodeHalted("the API is shut down")
         if self.node.failure is not None:
             raise NodeHalted("the node halted; see its log")
         if not self.node.running:

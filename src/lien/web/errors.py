@@ -75,9 +75,7 @@ def http_status(reason: str) -> int:
 
 def error_response(status: int, code: str, detail: str = "",
                    headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
-    error: dict[str, Any] = {"code": code}
-    if detail:
-        error["detail"] = detail
+    error: dict[str, Any] = {"code": code, "detail": detail or ""}
     error.update(extra)
     all_headers = dict(headers or {})
     if status == 503:
@@ -120,7 +118,7 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, headers=exc.headers)
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
