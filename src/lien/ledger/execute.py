@@ -87,6 +87,16 @@ def _check_quorum(state: State, tx: Tx, code: str) -> Result | None:
     return None
 
 
+def _owner_action(state: State, tx: Tx) -> Account | Result:
+    """The common start of an owner's action on their account: it exists, an owner key signed."""
+    account = state.accounts.get(tx.body["account"])
+    if account is None:
+        return _result(Reason.UNKNOWN_ACCOUNT, account=tx.body["account"])
+    if not _owner_signed(state, tx, account.id):
+        return _result(Reason.NOT_AUTHORISED)
+    return account
+
+
 def _admin_action(state: State, tx: Tx, account_id: str, *, quorum: bool) -> Membership | Result:
     """The common start of an admin's action on a membership: ``by`` is an active admin who
     signed (R), the admin quorum signed when ``quorum`` (Q), the target is a member (T)."""
@@ -192,10 +202,9 @@ def open_account(state: State, tx: Tx) -> Result:
 
 def join_currency(state: State, tx: Tx) -> Result:
     b = tx.body
-    if b["account"] not in state.accounts:
-        return _result(Reason.UNKNOWN_ACCOUNT, account=b["account"])
-    if not _owner_signed(state, tx, b["account"]):
-        return _result(Reason.NOT_AUTHORISED)
+    account = _owner_action(state, tx)
+    if isinstance(account, dict):
+        return account
     if b["currency"] not in state.currencies:
         return _result(Reason.UNKNOWN_CURRENCY)
     if _member(state, b["account"], b["currency"]) is not None:
@@ -393,11 +402,9 @@ def transfer(state: State, tx: Tx) -> Result:
 
 def rotate_key(state: State, tx: Tx) -> Result:
     b = tx.body
-    account = state.accounts.get(b["account"])
-    if account is None:
-        return _result(Reason.UNKNOWN_ACCOUNT, account=b["account"])
-    if not _owner_signed(state, tx, account.id):
-        return _result(Reason.NOT_AUTHORISED)
+    account = _owner_action(state, tx)
+    if isinstance(account, dict):
+        return account
     if any(key not in account.keys for key in b["remove"]):
         return _result(Reason.UNKNOWN_KEY)
     if any(_key_in_use(state, key) for key in b["add"]):
@@ -428,11 +435,9 @@ def recover_key(state: State, tx: Tx) -> Result:
 
 
 def veto_recovery(state: State, tx: Tx) -> Result:
-    account = state.accounts.get(tx.body["account"])
-    if account is None:
-        return _result(Reason.UNKNOWN_ACCOUNT, account=tx.body["account"])
-    if not _owner_signed(state, tx, account.id):
-        return _result(Reason.NOT_AUTHORISED)
+    account = _owner_action(state, tx)
+    if isinstance(account, dict):
+        return account
     if account.recovery is None:
         return _result(Reason.NO_PENDING_RECOVERY)
     account.recovery = None
@@ -443,11 +448,9 @@ def veto_recovery(state: State, tx: Tx) -> Result:
 
 def delegate(state: State, tx: Tx) -> Result:
     b = tx.body
-    account = state.accounts.get(b["account"])
-    if account is None:
-        return _result(Reason.UNKNOWN_ACCOUNT, account=b["account"])
-    if not _owner_signed(state, tx, account.id):
-        return _result(Reason.NOT_AUTHORISED)
+    account = _owner_action(state, tx)
+    if isinstance(account, dict):
+        return account
     if account.kind not in ("business", "association"):
         return _result(Reason.WRONG_KIND, kind=account.kind)
     if b["currency"] not in state.currencies:
@@ -471,11 +474,9 @@ def delegate(state: State, tx: Tx) -> Result:
 
 def revoke_delegation(state: State, tx: Tx) -> Result:
     b = tx.body
-    account = state.accounts.get(b["account"])
-    if account is None:
-        return _result(Reason.UNKNOWN_ACCOUNT, account=b["account"])
-    if not _owner_signed(state, tx, account.id):
-        return _result(Reason.NOT_AUTHORISED)
+    account = _owner_action(state, tx)
+    if isinstance(account, dict):
+        return account
     if b["key"] not in account.delegations:
         return _result(Reason.UNKNOWN_KEY)
     del account.delegations[b["key"]]
