@@ -93,3 +93,17 @@ def test_verify_names_an_altered_balance_on_postgres(pg_url: str) -> None:
     report = verify_store(store)
     assert not report.ok
     assert "balance of account" in report.problem
+
+
+def test_verify_checks_rows_in_worker_processes_on_postgres(pg_url: str) -> None:
+    store, _ = _chain_with_payments(pg_url)
+    assert verify_store(store, processes=True).ok
+    with store.engine.begin() as conn:  # one bit of one signature
+        conn.exec_driver_sql(
+            "UPDATE transactions SET signatures = overlay(signatures placing "
+            "decode(lpad(to_hex(get_byte(signatures, 40) # 1), 2, '0'), 'hex') from 41 for 1) "
+            "WHERE seq = (SELECT max(seq) FROM transactions)"
+        )
+    report = verify_store(store, processes=True)
+    assert not report.ok
+    assert "bad signature" in report.problem

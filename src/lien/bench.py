@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import nacl.bindings
+import uvloop
 import nacl.signing
 
 from .ledger import Tx
@@ -46,7 +47,14 @@ HTTP_LATENCY_P99_MS_MAX = 300
 DISK_BYTES_PER_TX_MAX = 1000
 
 
-def ed25519_baseline(seconds: float = 1.0) -> float:
+def ed25519_baseline(seconds: float = 1.0, samples: int = 4) -> float:
+    """Single-core verifications per second: the best of a few short samples, so a passing
+    hiccup of a shared machine does not flatter the ratios (the best is the conservative
+    choice: it makes every ratio smaller)."""
+    return max(_verify_rate(seconds / samples) for _ in range(samples))
+
+
+def _verify_rate(seconds: float) -> float:
     key = nacl.signing.SigningKey(bytes(range(32)))
     message = b"LIEN/tx/v1\x00" + b"x" * 240
     signed = key.sign(message).signature + message
@@ -196,7 +204,8 @@ def bench_http(work: Path, payments: int, clients: int = 64) -> dict[str, Any]:
         )
         try:
             _wait_until_serving(port, process, 30)
-            elapsed, latencies, failures = asyncio.run(_http_load(port, txs, clients))
+            # The load generator runs on uvloop too: it shares the machine with the node.
+            elapsed, latencies, failures = uvloop.run(_http_load(port, txs, clients))
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
         finally:
@@ -222,7 +231,7 @@ def run(
     try:
         figures: dict[str, Any] = {"cores": os.cpu_count()}
         log("ed25519 baseline")
-        figures["ed25519_verify_per_s"] = ed25519_baseline()
+        baseline_before = ed25519_baseline()
         log(f"batch: {batch_payments} payments")
         batch = bench_batch(work / "batch", batch_payments)
         store = batch.pop("_store")
@@ -232,6 +241,8 @@ def run(
         store.dispose()
         log(f"http: {http_payments} payments, 64 clients")
         figures.update(bench_http(work / "http", http_payments))
+        # Measured before and after the workloads; the larger is kept (see ed25519_baseline).
+        figures["ed25519_verify_per_s"] = max(baseline_before, ed25519_baseline())
         baseline = figures["ed25519_verify_per_s"]
         for name, ratio in TARGETS.items():
             figures[f"{name}_ratio"] = figures[name] / baseline

@@ -23,7 +23,7 @@ from ..ledger.history import touched_accounts
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
-from ..store import ChainStore, RawTx, StoreError, StoredBlock, tx_from_row
+from ..store import ChainStore, RawTx, Store, StoreError, StoredBlock, tx_from_row
 from ..store.store import unpack_signatures
 
 
@@ -43,27 +43,37 @@ class Problem(Exception):
 
 
 Row = tuple[int, str, bytes, bytes]  #: (seq, id, body, signatures) as stored
+Problems = dict[int, str]  #: seq -> what is wrong with that row (good rows are absent)
 
 
-def _check_rows(rows: list[Row]) -> list[str | None]:
-    """In a worker process: each row parses strictly, is canonical, hashes to its id and
-    carries valid signatures. None for a good row, else what is wrong with it."""
-    problems: list[str | None] = []
+def _check_rows(rows: list[Row]) -> Problems:
+    """Each row parses strictly, is canonical, hashes to its id and carries valid signatures."""
+    problems: Problems = {}
     for seq, tx_id, body, signatures in rows:
         try:
             tx = tx_from_row(body, signatures)
         except TxError as exc:
-            problems.append(f"transaction seq {seq} is unreadable ({exc})")
+            problems[seq] = f"transaction seq {seq} is unreadable ({exc})"
             continue
         if tx.id != tx_id:
-            problems.append(f"transaction seq {seq}: body does not hash to its id {tx_id}")
+            problems[seq] = f"transaction seq {seq}: body does not hash to its id {tx_id}"
         elif tx.body_bytes != body:
-            problems.append(f"transaction {tx_id} (seq {seq}): body is not canonical")
+            problems[seq] = f"transaction {tx_id} (seq {seq}): body is not canonical"
         elif not signatures_valid(tx):
-            problems.append(f"transaction {tx_id} (seq {seq}) has a bad signature")
-        else:
-            problems.append(None)
+            problems[seq] = f"transaction {tx_id} (seq {seq}) has a bad signature"
     return problems
+
+
+_worker_stores: dict[str, Store] = {}
+
+
+def _check_range(url: str, start: int, end: int) -> Problems:
+    """In a worker process: read rows start..end-1 from the database itself (nothing large
+    crosses a pipe) and check them."""
+    store = _worker_stores.get(url)
+    if store is None:
+        store = _worker_stores[url] = Store(url)
+    return _check_rows(store.raw_rows(start, end))
 
 
 def _checked_tx(raw: RawTx) -> Tx:
@@ -78,36 +88,39 @@ GROUP_TRANSACTIONS = 1000
 VERIFY_WORKERS = int(os.environ.get("LIEN_VERIFY_WORKERS", os.cpu_count() or 2))
 
 
-class _InThread:
-    """The executor interface, run at once in this thread (small chains)."""
-
-    def submit(self, fn: Callable[[list[Row]], list[str | None]], rows: list[Row]) -> Future[list[str | None]]:
-        future: Future[list[str | None]] = Future()
-        future.set_result(fn(rows))
-        return future
+def _done(problems: Problems) -> Future[Problems]:
+    future: Future[Problems] = Future()
+    future.set_result(problems)
+    return future
 
 
 def _verified_chunks(
-    store: ChainStore, pool: Executor | _InThread
+    store: ChainStore, pool: Executor | None
 ) -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
     """Blocks with their transactions, checked by worker processes a few groups ahead of
-    execution (signature checks are most of the work: they run on every core)."""
-    in_flight: list[tuple[list[tuple[StoredBlock, list[RawTx]]], Future[list[str | None]]]] = []
+    execution (signature checks are most of the work: they run on every core). Without a
+    pool, rows are checked here."""
+    in_flight: list[tuple[list[tuple[StoredBlock, list[RawTx]]], Future[Problems]]] = []
     group: list[tuple[StoredBlock, list[RawTx]]] = []
 
     def submit() -> None:
-        rows = [(r.seq, r.id, r.body, r.signatures) for _, raws in group for r in raws]
-        in_flight.append((list(group), pool.submit(_check_rows, rows)))
+        raws = [r for _, block_raws in group for r in block_raws]
+        if not raws:
+            future = _done({})
+        elif pool is not None and isinstance(store, Store):
+            future = pool.submit(_check_range, store.url, raws[0].seq, raws[-1].seq + 1)
+        else:
+            future = _done(_check_rows([(r.seq, r.id, r.body, r.signatures) for r in raws]))
+        in_flight.append((list(group), future))
         group.clear()
 
     def ready() -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
         blocks, future = in_flight.pop(0)
-        problems = iter(future.result())
+        problems = future.result()
         for block, raws in blocks:
-            checked: list[Tx | str] = []
-            for raw in raws:
-                problem = next(problems)
-                checked.append(problem if problem is not None else _checked_tx(raw))
+            checked: list[Tx | str] = [
+                problems.get(raw.seq) or _checked_tx(raw) for raw in raws
+            ]
             yield block, raws, checked
 
     for block, raws in store.iter_blocks():
@@ -122,7 +135,13 @@ def _verified_chunks(
         yield from ready()
 
 
-def verify_store(store: ChainStore, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify_store(
+    store: ChainStore,
+    progress: Callable[[int], None] | None = None,
+    processes: bool | None = None,
+) -> VerifyReport:
+    """Verify ``store`` from genesis. ``processes``: check rows in worker processes (None:
+    when the chain has at least PROCESS_POOL_MIN_TRANSACTIONS transactions)."""
     blocks = transactions = 0
     try:
         config = store.config()
@@ -131,8 +150,8 @@ def verify_store(store: ChainStore, progress: Callable[[int], None] | None = Non
         prev = config.genesis_root().hex()
         last = store.last_block()
         total = last.first_seq + last.header.tx_count if last else 0
-        pool: Executor | _InThread = _InThread()
-        if total >= PROCESS_POOL_MIN_TRANSACTIONS:
+        pool: Executor | None = None
+        if processes if processes is not None else total >= PROCESS_POOL_MIN_TRANSACTIONS:
             pool = ProcessPoolExecutor(VERIFY_WORKERS,
                                        mp_context=multiprocessing.get_context("fork"))
         postings = _Postings(store.iter_postings())
@@ -146,7 +165,7 @@ def verify_store(store: ChainStore, progress: Callable[[int], None] | None = Non
                 if progress is not None:
                     progress(len(txs))
         finally:
-            if isinstance(pool, Executor):
+            if pool is not None:
                 pool.shutdown(cancel_futures=True)
         if stray := store.stray_transactions(transactions):
             raise Problem(f"transaction seq {stray[0]} is stored outside every block")
