@@ -23,7 +23,7 @@ from ..ledger.history import touched_accounts
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
-from ..store import ChainStore, RawTx, Store, StoreError, StoredBlock, tx_from_row
+from ..store import ChainStore, RawTx, StoreError, StoredBlock, tx_from_row
 from ..store.store import unpack_signatures
 
 
@@ -64,18 +64,6 @@ def _check_rows(rows: list[Row]) -> Problems:
     return problems
 
 
-_worker_stores: dict[str, Store] = {}
-
-
-def _check_range(url: str, start: int, end: int) -> Problems:
-    """In a worker process: read rows start..end-1 from the database itself (nothing large
-    crosses a pipe) and check them."""
-    store = _worker_stores.get(url)
-    if store is None:
-        store = _worker_stores[url] = Store(url)
-    return _check_rows(store.raw_rows(start, end))
-
-
 def _checked_tx(raw: RawTx) -> Tx:
     """A row a worker has checked: rebuilt without checking it all again."""
     signatures = tuple(Signature(k, s) for k, s in unpack_signatures(raw.signatures))
@@ -104,13 +92,8 @@ def _verified_chunks(
     group: list[tuple[StoredBlock, list[RawTx]]] = []
 
     def submit() -> None:
-        raws = [r for _, block_raws in group for r in block_raws]
-        if not raws:
-            future = _done({})
-        elif pool is not None and isinstance(store, Store):
-            future = pool.submit(_check_range, store.url, raws[0].seq, raws[-1].seq + 1)
-        else:
-            future = _done(_check_rows([(r.seq, r.id, r.body, r.signatures) for r in raws]))
+        rows = [(r.seq, r.id, r.body, r.signatures) for _, raws in group for r in raws]
+        future = pool.submit(_check_rows, rows) if pool is not None else _done(_check_rows(rows))
         in_flight.append((list(group), future))
         group.clear()
 

@@ -453,17 +453,6 @@ class Store:
                 offset += count
             after = chunk[-1].header.height
 
-    def raw_rows(self, start: int, end: int) -> list[tuple[int, str, bytes, bytes]]:
-        """(seq, id, body, signatures) of transactions start..end-1, unparsed (``verify``)."""
-        mark = self._mark
-        with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                f"SELECT seq, id, body, signatures FROM transactions "
-                f"WHERE seq >= {mark} AND seq < {mark} ORDER BY seq", (start, end),
-            )
-            return [(seq, bytes(tx_id).hex(), bytes(body), bytes(sigs))
-                    for seq, tx_id, body, sigs in rows]
-
     def stray_transactions(self, end: int, limit: int = 10) -> list[int]:
         """Seqs of transaction rows outside 0..end-1, i.e. in no block (``verify``)."""
         with self.engine.connect() as conn:
