@@ -166,14 +166,6 @@ class Node:
         return self._running.is_set() and self.failure is None
 
     # -- admission -------------------------------------------------------------------------------
-    def check(self, tx: Tx) -> Status | None:
-        """Admission checks that need no signature work; a Status when the id is known."""
-        known = self.status(tx.id)
-        if known is not None:
-            return known
-        check_freshness(tx, self.chain_id, self.clock())
-        return None
-
     def verify_many(self, txs: Sequence[Tx]) -> list[bool]:
         """Verify signatures in the pool (parallel on several cores)."""
         chunk = max(1, len(txs) // (self.settings.verify_threads * 4) or 1)
@@ -218,16 +210,36 @@ class Node:
             statuses.sort(key=lambda st: order[st.id])
         return statuses
 
-    def submit(self, tx: Tx, waiter: Waiter | None = None) -> Status:
-        """Admit one transaction: known id → its status; else check, verify, queue."""
-        known = self.check(tx)
-        if known is not None and known.state != "accepted":
-            if waiter is not None:
-                waiter(known)
-            return known
-        if not signatures_valid(tx):  # even for a pending id: this copy may be queued
-            raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
+    def submit(self, tx: Tx, waiter: Waiter | None = None, now_ms: int | None = None) -> Status:
+        """Admit one transaction: freshness and signatures, then the queue. The one admission
+        path of the node (the web API's too).
+
+        Idempotent by id: a known id is never queued again, and a retry that no longer passes a
+        check (expired since, signatures replaced) is answered with the id's first outcome.
+        ``waiter``, when given, is called once with the terminal status (at once if there is
+        one already). Raises TxError when the transaction is refused and its id is unknown."""
+        try:
+            check_freshness(tx, self.chain_id, self.clock() if now_ms is None else now_ms)
+            if not signatures_valid(tx):
+                raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
+        except TxError as error:
+            return self.first_outcome(tx.id, error, waiter)
         return self.enqueue(tx, waiter)
+
+    def first_outcome(self, tx_id: str, error: TxError, waiter: Waiter | None = None) -> Status:
+        """The status of a known id whose latest copy failed a check; ``error`` if unknown."""
+        with self._lock:
+            pending = self._pending.get(tx_id)
+            if pending is not None:
+                if waiter is not None:
+                    pending.waiters.append(waiter)
+                return Status(tx_id, "accepted")
+        known = self.status(tx_id)
+        if known is None:
+            raise error
+        if waiter is not None:
+            waiter(known)
+        return known
 
     def run(self, txs: Sequence[Tx], timeout_s: float = 30.0) -> list[Status]:
         """Submit ``txs`` in order and wait until each is executed (or rejected)."""

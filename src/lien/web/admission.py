@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ledger import Reason, Tx, TxError, check_freshness, limits, parse_json, parse_tx
-from ..ledger.transactions import signatures_valid
 from ..node.node import Node, Status
 from .errors import NodeHalted
 
@@ -102,29 +101,6 @@ class Admission:
             raise NodeHalted("the node is not running")
 
     # -- in a worker thread ----------------------------------------------------------------------
-    def _known_or_raise(self, tx: Tx, error: TxError) -> Status:
-        """A retry that no longer passes a check: its first outcome, if the node has one."""
-        known = self.node.status(tx.id)
-        if known is None:
-            raise error
-        return refuse_if_rejected(known)
-
-    def admit(
-        self, tx: Tx, waiter: Callable[[Status], None] | None, now_ms: int
-    ) -> tuple[Status, bool]:
-        """Check, verify and enqueue; returns the status and whether ``waiter`` was attached.
-
-        A known id that passes the checks goes through ``enqueue`` too: the node answers it
-        with its status (and calls the waiter) without queueing it again.
-        """
-        try:
-            check_freshness(tx, self.node.chain_id, now_ms)
-            if not signatures_valid(tx):
-                raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
-        except TxError as error:
-            return self._known_or_raise(tx, error), False
-        return self.node.enqueue(tx, waiter), waiter is not None
-
     def admit_batch(self, data: bytes) -> list[BatchItem]:
         document = parse_json(data)
         if not isinstance(document, dict) or set(document) != {"transactions"}:
@@ -164,7 +140,7 @@ class Admission:
         if tx is None:
             return BatchItem(index, error=(error.reason.value, error.detail))
         try:
-            return BatchItem(index, tx.id, self._known_or_raise(tx, error))
+            return BatchItem(index, tx.id, refuse_if_rejected(self.node.first_outcome(tx.id, error)))
         except TxError as refusal:
             return BatchItem(index, tx.id, error=(refusal.reason.value, refusal.detail))
 
@@ -176,12 +152,12 @@ class Admission:
         deadline = time.monotonic() + self.wait_ms_max / 1000
         now_ms = self.node.clock()
         if wait == "accepted":
-            status, _ = await loop.run_in_executor(self.pool, self.admit, tx, None, now_ms)
+            status = await loop.run_in_executor(self.pool, self.node.submit, tx, None, now_ms)
             return refuse_if_rejected(status)
         future: asyncio.Future[Status] = loop.create_future()
-        status, attached = await loop.run_in_executor(
-            self.pool, self.admit, tx, loop_waiter(loop, future), now_ms)
-        if status.state == "accepted" and attached:
+        status = await loop.run_in_executor(
+            self.pool, self.node.submit, tx, loop_waiter(loop, future), now_ms)
+        if status.state == "accepted":
             await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
             if future.done():
                 status = future.result()
