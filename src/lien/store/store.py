@@ -153,20 +153,7 @@ class Store:
         """The state as of the last committed block (indexes rebuilt in memory)."""
         state = State(self.config())
         with self.engine.connect() as conn:
-            for row in conn.execute(select(t.currencies)):
-                state.index_currency(
-                    Currency(row.code, json.loads(row.policy), row.issued, row.reconverted)
-                )
-            for row in conn.execute(select(t.accounts)):
-                state.index_account(_account_from_row(row))
-            for row in conn.execute(select(t.memberships)):
-                state.index_membership(
-                    Membership(
-                        row.account, row.currency, row.status,
-                        tuple(r for r in row.roles.split(",") if r),
-                        row.nantie, row.credit, row.floor, row.ceiling,
-                    )
-                )
+            self._load_records(conn, state)
             last = self._last_block(conn)
             if last is not None:
                 state.height = last.header.height
@@ -181,6 +168,16 @@ class Store:
                     if expires > state.time_ms:
                         state.seen[tx_id.hex()] = expires
         return state
+
+    def _load_records(self, conn: Connection, state: State) -> None:
+        for row in conn.execute(select(t.currencies)):
+            state.index_currency(
+                Currency(row.code, json.loads(row.policy), row.issued, row.reconverted)
+            )
+        for row in conn.execute(select(t.accounts)):
+            state.index_account(_account_from_row(row))
+        for row in conn.execute(select(t.memberships)):
+            state.index_membership(_membership_from_row(row))
 
     def _seq_since(self, conn: Connection, time_ms: int) -> int:
         """First seq of the blocks whose transactions may still be unexpired."""
@@ -415,13 +412,7 @@ class Store:
                 select(t.memberships).where(t.memberships.c.account == account_id)
                 .order_by(t.memberships.c.currency)
             )
-            return _account_from_row(row), [
-                Membership(
-                    m.account, m.currency, m.status, tuple(r for r in m.roles.split(",") if r),
-                    m.nantie, m.credit, m.floor, m.ceiling,
-                )
-                for m in members
-            ]
+            return _account_from_row(row), [_membership_from_row(m) for m in members]
 
     def iter_blocks(self, batch: int = 200) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
         """Every block with its transactions, from height 1 (for ``verify`` and ``export``)."""
@@ -474,8 +465,11 @@ class Store:
                 yield seq, account
 
     def stored_state_lines(self) -> list[str]:
-        """The stored state as commitment lines (to compare with a re-executed state)."""
-        state = self.load_state()
+        """The stored state as commitment lines (to compare with a re-executed state): the
+        records only, without the replay memory ``load_state`` also rebuilds."""
+        state = State(self.config())
+        with self.engine.connect() as conn:
+            self._load_records(conn, state)
         return state.all_lines()
 
     def checkpoint(self) -> None:
@@ -512,6 +506,12 @@ def _account_row(a: Account) -> dict[str, Any]:
         "delegations": canonical_trusted(delegations).decode(),
         "recovery": recovery,
     }
+
+
+def _membership_from_row(row: Any) -> Membership:
+    roles = tuple(r for r in row.roles.split(",") if r)
+    return Membership(row.account, row.currency, row.status, roles, row.nantie, row.credit,
+                      row.floor, row.ceiling)
 
 
 def _account_from_row(row: Any) -> Account:
