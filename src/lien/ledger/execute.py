@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import limits
+from .history import touched_accounts
 from .ids import account_id_for_key
 from .reasons import Reason, TxError
 from .state import Account, Currency, Delegation, Membership, Recovery, State, next_state_root
@@ -570,7 +571,8 @@ HANDLERS: dict[str, Handler] = {
 @dataclass(slots=True)
 class BlockOutcome:
     """What one block did: the included transactions with their results, what was dropped,
-    and the state commitment after it."""
+    the state commitment after it, and the accounts each transaction concerns (the keys of
+    their histories, taken as the transaction executes)."""
 
     height: int
     time_ms: int
@@ -578,6 +580,7 @@ class BlockOutcome:
     results: list[Result]
     dropped: list[tuple[Tx, TxError]]
     state_root: bytes
+    touched: list[list[str]]
 
 
 def admit(state: State, tx: Tx, time_ms: int, in_block: set[str], verify: bool) -> None:
@@ -651,6 +654,7 @@ def apply_block(
     included: list[Tx] = []
     results: list[Result] = []
     dropped: list[tuple[Tx, TxError]] = []
+    touched: list[list[str]] = []
     in_block: set[str] = set()
     for tx in txs:
         try:
@@ -660,6 +664,7 @@ def apply_block(
             continue
         in_block.add(tx.id)
         included.append(tx)
+        touched.append(touched_accounts(state, tx))
         results.append(HANDLERS[tx.type](state, tx))
     for tx in included:
         state.seen[tx.id] = tx.body["expires"]
@@ -671,7 +676,8 @@ def apply_block(
     state.dirty_accounts |= carried[0]
     state.dirty_memberships |= carried[1]
     state.dirty_currencies |= carried[2]
-    return BlockOutcome(state.height, time_ms, included, results, dropped, state.state_root)
+    return BlockOutcome(state.height, time_ms, included, results, dropped, state.state_root,
+                        touched)
 
 
 # -- invariants --------------------------------------------------------------------------------

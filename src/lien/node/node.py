@@ -38,7 +38,6 @@ from ..ledger import (
     signatures_valid,
 )
 from ..ledger.encoding import canonical_trusted
-from ..ledger.history import touched_accounts
 from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import ChainStore
 
@@ -356,11 +355,8 @@ class Node:
         return tx
 
     def _commit(self, txs: list[Tx], time_ms: int, position: int) -> None:
-        touched = [touched_accounts(self.state, tx) for tx in txs]
         outcome = apply_block(self.state, txs, time_ms)
-        if len(outcome.txs) != len(txs):
-            included = {tx.id for tx in outcome.txs}
-            touched = [acc for tx, acc in zip(txs, touched) if tx.id in included]
+        touched = outcome.touched
         encoded = [canonical_trusted(result) for result in outcome.results]
         header = header_for(self.chain_id, self.last_hash, outcome, encoded)
         signatures = {}

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from ..chain import ValidatorSet, header_for
 from ..ledger import State, TxError, apply_block, check_all_invariants, signatures_valid
 from ..ledger.execute import InvariantBroken
-from ..ledger.history import touched_accounts
 from ..ledger import Tx
 from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
@@ -198,7 +197,6 @@ def _verify_block(
         if isinstance(item, str):
             raise Problem(f"block {h}: {item}", h)
         txs.append(item)
-    _verify_postings(state, h, first_seq, txs, postings)
     try:
         outcome = apply_block(state, txs, block.header.time_ms)
     except ValueError as exc:
@@ -206,6 +204,7 @@ def _verify_block(
     if outcome.dropped:
         tx, error = outcome.dropped[0]
         raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
+    _verify_postings(h, first_seq, outcome.touched, postings)
     encoded = [canonical_trusted(result) for result in outcome.results]
     for s, result in zip(stored, encoded):
         if s.result != result.decode():
@@ -241,13 +240,11 @@ class _Postings:
         return taken  # type: ignore[return-value]
 
 
-def _verify_postings(state: State, height: int, first_seq: int, txs: list[Tx],
+def _verify_postings(height: int, first_seq: int, touched: list[list[str]],
                      stored: list[tuple[int, str]]) -> None:
     """Each account's history (what statements are made of) lists exactly its transactions."""
     expected = sorted(
-        (first_seq + i, account)
-        for i, tx in enumerate(txs)
-        for account in touched_accounts(state, tx)
+        (first_seq + i, account) for i, accounts in enumerate(touched) for account in accounts
     )
     if stored == expected:
         return
