@@ -71,8 +71,56 @@ class Status:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class TxEvent:
+    """What an account's event stream carries for one executed transaction: built once by
+    the node (live events) or from a stored row (replayed backlog), serialised by the web."""
+
+    id: str
+    type: str
+    result: dict[str, Any]
+    height: int
+    seq: int
+    status: str  #: "executed" or "final"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "result": self.result,
+                "height": self.height, "seq": self.seq, "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencySummary:
+    code: str
+    policy: dict[str, Any]  #: a copy: the node's own is never handed out
+    issued_minor: int
+    reconverted_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSummary:
+    """The read model of pages and queries: an immutable snapshot the node thread replaces
+    after every commit, so other threads never read the hot state while it changes."""
+
+    chain_id: str
+    height: int
+    time_ms: int
+    last_hash: str
+    final_height: int  #: blocks up to here are final (a certificate of > 2/3 validators)
+    accounts: int
+    currencies: tuple[CurrencySummary, ...]  #: sorted by code
+
+
+def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
+    currencies = tuple(
+        CurrencySummary(code, dict(c.policy), c.issued_minor, c.reconverted_minor)
+        for code, c in sorted(state.currencies.items())
+    )
+    return NodeSummary(state.config.chain_id, state.height, state.time_ms, last_hash,
+                       final_height, len(state.accounts), currencies)
+
+
 Waiter = Callable[[Status], None]
-Listener = Callable[[str, dict[str, Any]], None]
+Listener = Callable[[str, TxEvent], None]
 
 
 @dataclass
@@ -124,6 +172,11 @@ class Node:
         last = store.last_block()
         self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
         self.position = last.log_position if last else 0
+        #: Finality is sequential: a certified block commits to every block before it. The
+        #: certificate of the last block is checked once here, then finality is pushed.
+        final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
+        self.final_height = last.header.height if final and last else 0
+        self.summary: NodeSummary = summarise(self.state, self.last_hash, self.final_height)
         self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}  #: accepted or queued, not yet in a block
@@ -288,6 +341,9 @@ class Node:
             block.header, block.signatures, self.config.validators,
         )
 
+    def is_final(self, height: int) -> bool:
+        return height <= self.final_height
+
     def add_listener(self, listener: Listener) -> None:
         """``listener(account, event)`` is called from the node thread after each commit."""
         self._listeners.append(listener)
@@ -372,6 +428,9 @@ class Node:
         self.last_hash = header.hash
         self.position = position
         final = self.validators.is_final(header.hash, signatures)
+        if final:
+            self.final_height = header.height
+        self.summary = summarise(self.state, self.last_hash, self.final_height)
         self._notify(outcome, header, first_seq, touched, final)
 
     def _notify(self, outcome: BlockOutcome, header: Header, first_seq: int,
@@ -394,8 +453,7 @@ class Node:
                 waiter(status)
         if self._listeners:
             for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
-                event = {"id": tx.id, "type": tx.type, "result": result,
-                         "height": header.height, "seq": first_seq + i, "status": state}
+                event = TxEvent(tx.id, tx.type, result, header.height, first_seq + i, state)
                 for account in touched[i]:
                     for listener in list(self._listeners):
                         listener(account, event)

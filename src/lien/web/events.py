@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ..node.node import TxEvent
 from .responses import json_bytes
 
 log = logging.getLogger("lien.web.events")
@@ -70,7 +71,7 @@ class EventHub:
         self._changed = threading.Condition(self._lock)
         self.closed = False
 
-    def publish(self, account: str, event: dict[str, Any]) -> None:
+    def publish(self, account: str, tx_event: TxEvent) -> None:
         """The node's listener (node thread): must be cheap and must never raise."""
         streams = self._streams.get(account)
         if not streams:
@@ -80,7 +81,7 @@ class EventHub:
                 targets = tuple(streams)
             for sub in targets:
                 try:
-                    sub.loop.call_soon_threadsafe(sub.push, event)
+                    sub.loop.call_soon_threadsafe(sub.push, tx_event.to_json())
                 except RuntimeError:  # that stream's loop is closed
                     pass
         except Exception:  # never let a stream break the node
