@@ -1,12 +1,24 @@
-"""The embedded node: admits signed transactions, orders them in its log, cuts blocks,
-executes them on the hot state, commits each block in one database transaction, signs it.
+"""The node: admission and the block loop, joined only by the ordering log.
 
-Threads: callers (the web API's event loop, the CLI, tests) call ``submit``; one node thread
-owns the writer side — it drains a bounded queue in batches, appends to the log, cuts and
-executes blocks and commits them. Signature verification runs before a transaction is queued,
-in a pool (libsodium releases the GIL), never inside the executor.
+    submit ─▶ freshness + signatures ─▶ queue ─▶ [admit loop] append to the log (durable)
+                                                          │  "accepted"
+    waiters / listeners ◀─ executed, final ◀─ [block loop] read the log ─▶ cut ─▶ execute
+                                                          ─▶ commit (one DB transaction) ─▶ sign
 
-A broken money invariant raises ``InvariantBroken`` in the node thread: the node stops (its
+* **Admission** (any thread: the web API's workers, the CLI, tests) checks a transaction —
+  freshness against the clock, every signature — and queues it. The *admit loop* appends
+  the queue to the ordering log in batches closed by a tick (group commit: one durable write
+  for many); only then is a transaction ``accepted``. Ticks come from the log too: the block
+  loop cuts where the log says, never by its own clock.
+* **The block loop** reads only from the log. It executes what it reads whoever wrote it:
+  entries this node admitted were checked at admission; every other entry (another writer's,
+  or one admitted before a restart) is parsed and its signatures verified again, and refused
+  with its reason if they fail. It commits each block in one database transaction, signs the
+  header, and *pushes* ``executed``/``final`` to the waiters and events to the listeners
+  (nothing polls). After each commit it replaces ``summary``, the immutable read model other
+  threads use instead of the hot state.
+
+A broken money invariant raises ``InvariantBroken`` in the block loop: the node stops (its
 ``failure`` is set, every waiter is told) rather than commit a wrong state.
 """
 
@@ -38,7 +50,8 @@ from ..ledger import (
     signatures_valid,
 )
 from ..ledger.encoding import canonical_trusted
-from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
+from ..ledger.crypto import sha256_hex
+from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import ChainStore
 
 log = logging.getLogger("lien.node")
@@ -132,6 +145,8 @@ class NodeSettings:
     block_transactions_max: int = limits.block_transactions_max
     queue_depth_max: int = 50_000
     verify_threads: int = 2
+    #: Entries the block loop reads from the log at once.
+    read_entries_max: int = 2 * limits.block_transactions_max
 
 
 class NodeStopped(Exception):
@@ -142,14 +157,24 @@ class NodeBusy(Exception):
     """The node's queue is full: retry later (HTTP 503)."""
 
 
+#: The stages of a transaction on this node, in order; "rejected" ends it too.
+STAGES = ("queued", "accepted", "executed", "final")
+TERMINAL = ("final", "rejected")
+
+
 @dataclass
 class _Pending:
+    """A transaction this node knows but has not executed yet: queued for the log, or in it."""
+
     tx: Tx
     encoded: bytes
+    stage: str = "queued"
     waiters: list[Waiter] = field(default_factory=list)
 
 
 class Node:
+    """Admission and the block loop, joined only by the ordering log (see the module doc)."""
+
     def __init__(
         self,
         store: ChainStore,
@@ -167,55 +192,99 @@ class Node:
         self.chain_id = self.config.chain_id
         self.validators = ValidatorSet(self.config.validators)
         self.ordering: OrderingLog = ordering or EmbeddedLog(store)
-        self.state: State = store.load_state()
+        self.state: State = store.load_state()  #: the block loop's own; others read `summary`
         check_all_invariants(self.state)
         last = store.last_block()
         self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
-        self.position = last.log_position if last else 0
         #: Finality is sequential: a certified block commits to every block before it. The
         #: certificate of the last block is checked once here, then finality is pushed.
         final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
         self.final_height = last.header.height if final and last else 0
         self.summary: NodeSummary = summarise(self.state, self.last_hash, self.final_height)
-        self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
         self._lock = threading.Lock()
-        self._pending: dict[str, _Pending] = {}  #: accepted or queued, not yet in a block
-        self._open: list[LogEntry] = []  #: log entries not yet cut into a block
-        self._entry_txs: dict[int, Tx] = {}  #: parsed transactions of the open entries
-        self._last_cut_ms = 0
+        self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
+        self._pending: dict[str, _Pending] = {}  #: queued or in the log, not yet executed
+        #: transactions this node admitted (signatures checked), by log position
+        self._admitted: dict[int, Tx] = {}
+        self._read_position = last.log_position if last else 0  #: last entry read from the log
+        self._open: list[LogEntry] = []  #: entries read but not yet cut into a block
+        self._untick = False  #: the log holds transactions after its last tick
+        self._last_tick_ms = 0
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._running = threading.Event()
         self._wake = threading.Event()
         self.failure: BaseException | None = None
-        self._recover_log()
+        self._read_backlog()
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def _recover_log(self) -> None:
-        """Entries accepted before a crash and not yet in a block: they execute first."""
-        for entry in self.ordering.read(self.position):
-            if entry.tx is not None:
-                tx = decode_tx(entry.tx)
-                self._pending[tx.id] = _Pending(tx, entry.tx)
-                self._entry_txs[entry.position] = tx
-            self._open.append(entry)
+    def _read_backlog(self) -> None:
+        """Entries accepted before a restart and not yet in a block: known as ``accepted`` (so a
+        retry is not appended again); the block loop executes them first, re-checking their
+        signatures like any entry this process did not admit."""
+        after = self._read_position
+        while entries := self.ordering.read(after, self.settings.read_entries_max):
+            for entry in entries:
+                if entry.tx is None:
+                    continue
+                try:
+                    tx = decode_tx(entry.tx)
+                except TxError:
+                    continue  # refused by the block loop, which records why
+                self._pending.setdefault(tx.id, _Pending(tx, entry.tx, "accepted"))
+            after = entries[-1].position
+            self._untick = entries[-1].tx is not None
 
     def start(self) -> None:
         self._running.set()
-        self._thread = threading.Thread(target=self._run, name="lien-node", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._guard(self._admit_loop), name="lien-admit",
+                             daemon=True),
+            threading.Thread(target=self._guard(self._block_loop), name="lien-node",
+                             daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
+        """Stop admitting, let the block loop execute what the log holds, then stop it."""
         self._running.clear()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._threads[0].join() if self._threads else None
+        self.ordering.close()
+        for thread in self._threads[1:]:
+            thread.join()
         self._verify_pool.shutdown()
 
     @property
     def running(self) -> bool:
         return self._running.is_set() and self.failure is None
+
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except BaseException as exc:  # a broken invariant or a database failure
+                self._halt(exc)
+
+        return run
+
+    def _halt(self, exc: BaseException) -> None:
+        """Stop loudly: nothing more is admitted or committed; every waiter is told."""
+        if self.failure is None:
+            self.failure = exc
+            log.critical("node halted: %s", exc, exc_info=exc)
+        self._running.clear()
+        self._wake.set()
+        self.ordering.close()
+        with self._lock:
+            pendings = list(self._pending.values())
+        for pending in pendings:
+            halted = Status(pending.tx.id, "accepted" if pending.stage == "accepted" else "queued",
+                            detail=f"node halted: {exc}")
+            for waiter in pending.waiters:
+                waiter(halted)
 
     # -- admission -------------------------------------------------------------------------------
     def verify_many(self, txs: Sequence[Tx]) -> list[bool]:
@@ -225,70 +294,98 @@ class Node:
         results = self._verify_pool.map(lambda part: [signatures_valid(t) for t in part], parts)
         return [ok for part in results for ok in part]
 
-    def enqueue(self, tx: Tx, waiter: Waiter | None = None) -> Status:
-        """Queue a transaction whose signatures were verified. Idempotent by id."""
-        return self.enqueue_many([tx], waiter)[0]
+    def submit(self, tx: Tx, waiter: Waiter | None = None, now_ms: int | None = None) -> Status | None:
+        """Admit one transaction: freshness and signatures, then the queue to the log.
 
-    def enqueue_many(self, txs: Sequence[Tx], waiter: Waiter | None = None) -> list[Status]:
-        """Queue verified transactions (one lock round for the lot). Idempotent by id: a known
-        id is not queued again; its waiter hears the first outcome."""
+        Returns None when the transaction is queued: ``waiter`` hears ``accepted`` once the
+        log holds it durably, then ``executed`` and ``final`` (or ``rejected``). A known id is
+        never queued again: the current status is returned (and given to ``waiter``, which
+        then hears the later stages). A retry that no longer passes a check (expired since,
+        signatures replaced) is answered the same way. Raises TxError when the transaction
+        is refused and its id unknown; NodeBusy when the queue is full."""
+        outcome = self.submit_many([tx], waiter, now_ms, parallel=False)[0]
+        if isinstance(outcome, TxError):
+            raise outcome
+        return outcome
+
+    def submit_many(
+        self, txs: Sequence[Tx], waiter: Waiter | None = None, now_ms: int | None = None,
+        *, parallel: bool = True,
+    ) -> list[Status | TxError | None]:
+        """``submit`` for many (one lock round, signatures verified in parallel): for each
+        transaction, None (queued), its known status, or the TxError that refused it."""
         if not self.running:
             raise NodeStopped(str(self.failure) if self.failure else "node is not running")
-        statuses: list[Status] = []
-        known: list[str] = []
+        now_ms = self.clock() if now_ms is None else now_ms
+        outcomes: list[Status | TxError | None] = [None] * len(txs)
+        fresh: list[int] = []
+        for i, tx in enumerate(txs):
+            try:
+                check_freshness(tx, self.chain_id, now_ms)
+                fresh.append(i)
+            except TxError as error:
+                outcomes[i] = error
+        if parallel:
+            valid = self.verify_many([txs[i] for i in fresh])
+        else:
+            valid = [signatures_valid(txs[i]) for i in fresh]
+        admitted = []
+        for i, ok in zip(fresh, valid, strict=True):
+            if ok:
+                admitted.append(i)
+            else:
+                outcomes[i] = bad_signature()
+        known = self._queue([txs[i] for i in admitted], waiter)
+        for i, status in zip(admitted, known, strict=True):
+            outcomes[i] = status
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, TxError):
+                outcomes[i] = self._known_or(txs[i].id, outcome, waiter)
+            elif outcome is not None and waiter is not None:
+                waiter(outcome)
+        return outcomes
+
+    def _queue(self, txs: Sequence[Tx], waiter: Waiter | None) -> list[Status | None]:
+        """Queue checked transactions for the log; the known ones get their status instead."""
+        statuses: list[Status | None] = []
+        executed: list[int] = []
         with self._lock:
             if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
                 raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
             for tx in txs:
                 pending = self._pending.get(tx.id)
-                if pending is None and tx.id not in self.state.seen:
+                if pending is None and tx.id in self.state.seen:
+                    # Executed: its outcome is in the store. (Only the block loop writes `seen`;
+                    # a membership test is atomic, and the id stays pending until committed.)
+                    executed.append(len(statuses))
+                    statuses.append(None)
+                    continue
+                if pending is None:
                     pending = _Pending(tx, tx.encode())
                     self._incoming.append(pending)
                     self._pending[tx.id] = pending
-                if pending is None:
-                    known.append(tx.id)
-                    continue
                 if waiter is not None:
                     pending.waiters.append(waiter)
-                statuses.append(Status(tx.id, "accepted"))
+                statuses.append(Status(tx.id, "accepted") if pending.stage == "accepted" else None)
             self._wake.set()
-        for tx_id in known:  # executed already: answer with the first outcome
-            status = self.status(tx_id) or Status(tx_id, "accepted")
-            if waiter is not None:
-                waiter(status)
-            statuses.append(status)
-        if known:
-            order = {tx.id: i for i, tx in enumerate(txs)}
-            statuses.sort(key=lambda st: order[st.id])
+        for i in executed:
+            statuses[i] = self.status(txs[i].id)
         return statuses
 
-    def submit(self, tx: Tx, waiter: Waiter | None = None, now_ms: int | None = None) -> Status:
-        """Admit one transaction: freshness and signatures, then the queue. The one admission
-        path of the node (the web API's too).
-
-        Idempotent by id: a known id is never queued again, and a retry that no longer passes a
-        check (expired since, signatures replaced) is answered with the id's first outcome.
-        ``waiter``, when given, is called once with the terminal status (at once if there is
-        one already). Raises TxError when the transaction is refused and its id is unknown."""
-        try:
-            check_freshness(tx, self.chain_id, self.clock() if now_ms is None else now_ms)
-            if not signatures_valid(tx):
-                raise TxError(Reason.BAD_SIGNATURE, "a signature does not verify")
-        except TxError as error:
-            return self.first_outcome(tx.id, error, waiter)
-        return self.enqueue(tx, waiter)
-
-    def first_outcome(self, tx_id: str, error: TxError, waiter: Waiter | None = None) -> Status:
+    def _known_or(self, tx_id: str, error: TxError, waiter: Waiter | None) -> Status | TxError:
         """The status of a known id whose latest copy failed a check; ``error`` if unknown."""
         with self._lock:
             pending = self._pending.get(tx_id)
             if pending is not None:
                 if waiter is not None:
                     pending.waiters.append(waiter)
-                return Status(tx_id, "accepted")
+                if pending.stage == "accepted":
+                    return Status(tx_id, "accepted")
+        if pending is not None:
+            return error if pending.stage == "queued" else Status(tx_id, "accepted")
         known = self.status(tx_id)
         if known is None:
-            raise error
+            return error
         if waiter is not None:
             waiter(known)
         return known
@@ -299,8 +396,9 @@ class Node:
         statuses: dict[str, Status] = {}
 
         def waiter(status: Status) -> None:
-            statuses[status.id] = status
-            done.release()
+            if status.state in ("executed", "final", "rejected") and status.id not in statuses:
+                statuses[status.id] = status
+                done.release()
 
         for tx in txs:
             self.submit(tx, waiter)
@@ -310,23 +408,166 @@ class Node:
                 raise TimeoutError("transactions not executed in time")
         return [statuses[tx.id] for tx in txs]
 
+    # -- the admission loop: queue -> log --------------------------------------------------------
+    def _admit_loop(self) -> None:
+        """Drain the queue into the log in batches (group commit: while one append is durable,
+        the next batch gathers), each closed by a tick unless ``block_gap_ms_min`` says wait;
+        when the queue empties, flush it before stopping."""
+        while True:
+            running = self._running.is_set()
+            self._wake.wait(self.settings.block_interval_ms / 1000 if running else 0)
+            self._wake.clear()
+            while self._append_batch():
+                pass
+            if not running:
+                return
+
+    def _append_batch(self) -> bool:
+        """Append one batch (and the tick it calls for); True when more is queued."""
+        limit = self.settings.block_transactions_max
+        with self._lock:
+            items, self._incoming = self._incoming[:limit], self._incoming[limit:]
+            more = bool(self._incoming)
+        now = self.clock()
+        tick = (bool(items) or self._untick) and (
+            now - self._last_tick_ms >= self.settings.block_gap_ms_min
+        )
+        if not items and not tick:
+            return False
+        entries = self.ordering.append([p.encoded for p in items], now, tick)
+        self._untick = not tick
+        if tick:
+            self._last_tick_ms = now
+        accepted: list[_Pending] = []
+        with self._lock:
+            for entry, pending in zip(entries, items):
+                self._admitted[entry.position] = pending.tx
+                if self._pending.get(pending.tx.id) is pending:
+                    pending.stage = "accepted"
+                    accepted.append(pending)
+        for pending in accepted:
+            status = Status(pending.tx.id, "accepted")
+            for waiter in list(pending.waiters):
+                waiter(status)
+        return more
+
+    # -- the block loop: log -> blocks -----------------------------------------------------------
+    def _block_loop(self) -> None:
+        """Read the log (only the log), cut blocks, execute and commit them. Runs until the
+        node stops and the log holds nothing more it can read."""
+        while True:
+            entries = self.ordering.read(self._read_position, self.settings.read_entries_max)
+            if entries:
+                self._read_position = entries[-1].position
+                self._open.extend(entries)
+                blocks, self._open = cut_blocks(
+                    self._open, self.state.time_ms, self.settings.block_transactions_max
+                )
+                for block in blocks:
+                    self._execute(block)
+                continue
+            if not self._running.is_set() and not self._admitting():
+                return
+            self.ordering.wait(self._read_position, self.settings.block_interval_ms / 1000)
+
+    def _admitting(self) -> bool:
+        return any(t.is_alive() for t in self._threads[:1])
+
+    def _execute(self, block: CutBlock) -> None:
+        txs, refused = self._transactions_of(block.entries)
+        outcome = apply_block(self.state, txs, block.time_ms)
+        encoded = [canonical_trusted(result) for result in outcome.results]
+        header = header_for(self.chain_id, self.last_hash, outcome, encoded)
+        signatures = {}
+        if self.validator_key is not None:
+            signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
+                self.validator_key, header.hash
+            )
+        refused += [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
+        first_seq = self.store.commit_block(
+            header, signatures, outcome.txs, encoded, outcome.touched,
+            self.state.take_changes(), block.last_position, refused,
+        )
+        self.last_hash = header.hash
+        if self.validators.is_final(header.hash, signatures):
+            self.final_height = header.height
+        self.summary = summarise(self.state, self.last_hash, self.final_height)
+        self._notify(outcome, header, first_seq, refused)
+
+    def _transactions_of(
+        self, entries: Sequence[LogEntry]
+    ) -> tuple[list[Tx], list[tuple[str, str, str]]]:
+        """The block's transactions, in log order. Entries this node admitted were checked at
+        admission; every other entry (another writer's, or one admitted before a restart) is
+        parsed and its signatures verified here, and refused with its reason if they fail —
+        the same on every node, since no node admitted it."""
+        with self._lock:
+            mine = [self._admitted.pop(e.position, None) for e in entries]
+        foreign: list[tuple[int, Tx]] = []
+        refused: list[tuple[str, str, str]] = []
+        for i, (entry, tx) in enumerate(zip(entries, mine, strict=True)):
+            if tx is None:
+                assert entry.tx is not None
+                try:
+                    foreign.append((i, decode_tx(entry.tx)))
+                except TxError as error:
+                    log.warning("log entry %d is not a transaction: %s", entry.position, error)
+                    refused.append((sha256_hex(entry.tx), error.reason.value, error.detail))
+        valid = self.verify_many([tx for _, tx in foreign]) if foreign else []
+        for (i, tx), ok in zip(foreign, valid, strict=True):
+            if ok:
+                mine[i] = tx
+            else:
+                refusal = bad_signature()
+                log.warning("log entry %d: transaction %s refused: %s",
+                            entries[i].position, tx.id, refusal)
+                refused.append((tx.id, refusal.reason.value, refusal.detail))
+        return [tx for tx in mine if tx is not None], refused
+
+    def _notify(self, outcome: BlockOutcome, header: Header, first_seq: int,
+                refused: list[tuple[str, str, str]]) -> None:
+        """Push each transaction's new status to its waiters and its event to the listeners."""
+        state = "final" if header.height <= self.final_height else "executed"
+        done: list[tuple[list[Waiter], Status]] = []
+        with self._lock:
+            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results, strict=True)):
+                pending = self._pending.pop(tx.id, None)
+                if pending is not None:
+                    done.append((pending.waiters, Status(tx.id, state, result, header.height,
+                                                         first_seq + i)))
+            for tx_id, reason, detail in refused:
+                pending = self._pending.pop(tx_id, None)
+                if pending is not None:
+                    done.append((pending.waiters,
+                                 Status(tx_id, "rejected", reason=reason, detail=detail)))
+        for waiters, status in done:
+            for waiter in waiters:
+                waiter(status)
+        if self._listeners:
+            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results, strict=True)):
+                event = TxEvent(tx.id, tx.type, result, header.height, first_seq + i, state)
+                for account in outcome.touched[i]:
+                    for listener in list(self._listeners):
+                        listener(account, event)
+
     # -- queries ---------------------------------------------------------------------------------
     def status(self, tx_id: str) -> Status | None:
+        """Where ``tx_id`` stands on this node (None: unknown, or queued but not yet in the log)."""
         with self._lock:
-            if tx_id in self._pending:
-                return Status(tx_id, "accepted")
+            pending = self._pending.get(tx_id)
+            if pending is not None:
+                return Status(tx_id, "accepted") if pending.stage == "accepted" else None
         stored = self.store.transaction(tx_id)
         if stored is not None:
-            block = self.store.block(stored.height)
-            final = block is not None and self.validators.is_final(
-                block.header.hash, block.signatures
-            )
-            return Status(tx_id, "final" if final else "executed", stored.result,
-                          stored.height, stored.seq)
+            state = "final" if self.is_final(stored.height) else "executed"
+            return Status(tx_id, state, stored.result, stored.height, stored.seq)
         dropped = self.store.dropped(tx_id)
         if dropped is not None:
             return Status(tx_id, "rejected", reason=dropped[0], detail=dropped[1])
         return None
+
+    def is_final(self, height: int) -> bool:
+        return height <= self.final_height
 
     def receipt(self, tx_id: str) -> dict[str, Any] | None:
         stored = self.store.transaction(tx_id)
@@ -341,9 +582,6 @@ class Node:
             block.header, block.signatures, self.config.validators,
         )
 
-    def is_final(self, height: int) -> bool:
-        return height <= self.final_height
-
     def add_listener(self, listener: Listener) -> None:
         """``listener(account, event)`` is called from the node thread after each commit."""
         self._listeners.append(listener)
@@ -351,116 +589,6 @@ class Node:
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
 
-    # -- the loop ----------------------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            while self._running.is_set():
-                self._wake.wait(self.settings.block_interval_ms / 1000)
-                self._wake.clear()
-                self._step()
-            self._step()
-        except BaseException as exc:  # a broken invariant or a database failure: halt loudly
-            self.failure = exc
-            log.critical("node halted: %s", exc, exc_info=True)
-            self._running.clear()
-            self._fail_waiters(exc)
 
-    def _drain(self) -> list[_Pending]:
-        limit = self.settings.block_transactions_max
-        with self._lock:
-            items, self._incoming = self._incoming[:limit], self._incoming[limit:]
-        return items
-
-    def _step(self) -> None:
-        """One round: append what is queued to the log and cut it into blocks at once.
-
-        Group commit: while one block commits, the next one gathers in the queue, so under load
-        blocks grow and the fsyncs per transaction shrink; when idle, a transaction waits only
-        for its own commit. ``block_interval_ms`` bounds how long the loop sleeps without work.
-        """
-        while True:
-            items = self._drain()
-            pending_txs = any(e.tx is not None for e in self._open)
-            if not items and not pending_txs:
-                return
-            now = self.clock()
-            cut = now - self._last_cut_ms >= self.settings.block_gap_ms_min
-            entries = self.ordering.append([p.encoded for p in items], now, tick=cut)
-            for entry, pending in zip(entries, items):
-                self._entry_txs[entry.position] = pending.tx
-            self._open.extend(entries)
-            if cut:
-                self._cut()
-                self._last_cut_ms = now
-            if len(items) < self.settings.block_transactions_max:
-                return
-
-    def _cut(self) -> None:
-        blocks, self._open = cut_blocks(
-            self._open, self.state.time_ms, self.settings.block_transactions_max
-        )
-        for block in blocks:
-            self._commit([self._tx_of(e) for e in block.entries], block.time_ms,
-                         block.last_position)
-
-    def _tx_of(self, entry: LogEntry) -> Tx:
-        tx = self._entry_txs.pop(entry.position, None)
-        if tx is None:  # appended by another node (federation): parse what the log holds
-            assert entry.tx is not None
-            tx = decode_tx(entry.tx)
-        return tx
-
-    def _commit(self, txs: list[Tx], time_ms: int, position: int) -> None:
-        outcome = apply_block(self.state, txs, time_ms)
-        touched = outcome.touched
-        encoded = [canonical_trusted(result) for result in outcome.results]
-        header = header_for(self.chain_id, self.last_hash, outcome, encoded)
-        signatures = {}
-        if self.validator_key is not None:
-            signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
-                self.validator_key, header.hash
-            )
-        dropped = [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
-        first_seq = self.store.commit_block(
-            header, signatures, outcome.txs, encoded, touched,
-            self.state.take_changes(), position, dropped,
-        )
-        self.last_hash = header.hash
-        self.position = position
-        final = self.validators.is_final(header.hash, signatures)
-        if final:
-            self.final_height = header.height
-        self.summary = summarise(self.state, self.last_hash, self.final_height)
-        self._notify(outcome, header, first_seq, touched, final)
-
-    def _notify(self, outcome: BlockOutcome, header: Header, first_seq: int,
-                touched: list[list[str]], final: bool) -> None:
-        state = "final" if final else "executed"
-        done: list[tuple[_Pending, Status]] = []
-        with self._lock:
-            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
-                pending = self._pending.pop(tx.id, None)
-                if pending is not None:
-                    done.append((pending, Status(tx.id, state, result, header.height,
-                                                 first_seq + i)))
-            for tx, error in outcome.dropped:
-                pending = self._pending.pop(tx.id, None)
-                if pending is not None:
-                    done.append((pending, Status(tx.id, "rejected", reason=error.reason.value,
-                                                 detail=error.detail)))
-        for pending, status in done:
-            for waiter in pending.waiters:
-                waiter(status)
-        if self._listeners:
-            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
-                event = TxEvent(tx.id, tx.type, result, header.height, first_seq + i, state)
-                for account in touched[i]:
-                    for listener in list(self._listeners):
-                        listener(account, event)
-
-    def _fail_waiters(self, exc: BaseException) -> None:
-        with self._lock:
-            pendings = list(self._pending.values())
-        for pending in pendings:
-            for waiter in pending.waiters:
-                waiter(Status(pending.tx.id, "accepted", detail=f"node halted: {exc}"))
+def bad_signature() -> TxError:
+    return TxError(Reason.BAD_SIGNATURE, "a signature does not verify")

@@ -1,15 +1,17 @@
 """The ordering interface, and the deterministic block cutter that every backend shares.
 
 An ordering backend is an append-only log of entries, each a transaction or a *tick* (a time
-marker), with positions and times assigned by the log. Blocks are cut from the log's content
-only — never from a node's clock or timing — so every node reading the same log builds the
-same blocks:
+marker), with positions and times assigned by the log. It is the only thing that joins a
+node's admission (which appends) to its block loop (which reads): the block loop executes
+what the log says, its own entries and other writers' alike. Blocks are cut from the log's
+content only — never from a node's clock or timing — so every node reading the same log
+builds the same blocks:
 
 * a block closes at the first tick after at least one transaction, or when it holds
   ``block_transactions_max`` transactions;
 * its time is the closing entry's time, never less than the previous block's.
 
-Backends: ``EmbeddedLog`` (the node's own database; one node) now; a NATS JetStream stream
+Backends: ``EmbeddedLog`` (the node's own database; one process) now; a NATS JetStream stream
 (federation) later, behind the same interface.
 """
 
@@ -33,11 +35,21 @@ class OrderingLog(Protocol):
     """What the node needs from an ordering backend."""
 
     def append(self, txs: Sequence[bytes], time_ms: int, tick: bool) -> list[LogEntry]:
-        """Durably append transactions (and a closing tick); returns the entries written."""
+        """Append transactions (and a closing tick); returns the entries written. When it
+        returns, the log holds them durably: this is what ``accepted`` means."""
         ...
 
-    def read(self, after: int) -> list[LogEntry]:
-        """Entries after ``after``, in order."""
+    def read(self, after: int, limit: int) -> list[LogEntry]:
+        """At most ``limit`` entries after position ``after``, in order."""
+        ...
+
+    def wait(self, after: int, timeout_s: float) -> bool:
+        """Block until the log holds an entry after ``after`` (True) or ``timeout_s`` passed
+        (False): the subscription the block loop sleeps on, woken by appends."""
+        ...
+
+    def close(self) -> None:
+        """Wake every waiter for good (the node is stopping)."""
         ...
 
 

@@ -318,12 +318,12 @@ class Store:
         with self.engine.begin() as conn:
             self._insert_rows(conn, t.node_log, ("position", "time_ms", "tx"), entries)
 
-    def log_read(self, after: int) -> list[tuple[int, int, bytes | None]]:
+    def log_read(self, after: int, limit: int) -> list[tuple[int, int, bytes | None]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(t.node_log).where(t.node_log.c.position > after).order_by(
                     t.node_log.c.position
-                )
+                ).limit(limit)
             )
             return [(r.position, r.time_ms, r.tx) for r in rows]
 

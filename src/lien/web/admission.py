@@ -1,36 +1,42 @@
-"""From an HTTP request to the node's queue: check, verify off the event loop, enqueue, wait.
+"""From an HTTP request to the node's admission, and waiting for the stage the client asked.
 
 The pipeline of one transaction (the same for a batch item)::
 
-    decode_tx (strict, on the loop)  ->  freshness + signatures + enqueue (in a worker thread)
-        ->  202 accepted,  or wait for the node's waiter  ->  200 executed / final
+    decode_tx (strict, on the loop)  ->  node.submit: freshness + signatures + queue
+        (in a worker thread)  ->  the node pushes each stage to a waiter: accepted (the log
+        holds it), executed, final, or rejected  ->  answer at the stage asked (``wait``)
 
-Signature verification is the expensive step; it runs in this module's thread pool (libsodium
-releases the GIL), never on the event loop. The node calls waiters from its own thread: they
-hand the status to the loop with ``call_soon_threadsafe`` and never raise (an exception there
-would halt the node).
+``accepted`` is answered only once the node's ordering log holds the transaction durably: a
+crash after that answer cannot lose it. Signature verification is the expensive step; it runs
+in this module's thread pool (libsodium releases the GIL), never on the event loop. The node
+calls waiters from its own threads: they hand the status to the loop with
+``call_soon_threadsafe`` and never raise (an exception there would halt the node). Nothing
+polls: every stage is pushed.
 
-A known id is never executed twice: the node's ``enqueue`` recognises pending and executed ids,
-and a retry that fails a check (expired since, signatures replaced) is answered with the id's
-first outcome when the node knows it.
+A known id is never executed twice: the node recognises pending and executed ids, and a retry
+that fails a check (expired since, signatures replaced) is answered with the id's first
+outcome when the node knows it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..ledger import Reason, Tx, TxError, check_freshness, limits, parse_json, parse_tx
-from ..node.node import Node, Status
+from ..ledger import Reason, Tx, TxError, limits, parse_json, parse_tx
+from ..node.node import Node, NodeBusy, Status
 from .errors import NodeHalted
 
 WAITS = ("accepted", "executed", "final")
-#: How often a ``wait=final`` request looks again at a block executed but not yet certified.
-FINAL_POLL_S = 0.05
+#: How far along each status is: a waiter for ``wait`` is done at that rank or beyond.
+_RANK = {"queued": 0, "accepted": 1, "executed": 2, "final": 3, "rejected": 3}
+
+
+def reached(status: Status, wait: str) -> bool:
+    return _RANK[status.state] >= _RANK[wait]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +66,49 @@ def refuse_if_rejected(status: Status) -> Status:
     return status
 
 
-def _resolve(future: asyncio.Future[Status], status: Status) -> None:
-    if not future.done():
-        future.set_result(status)
+class _Progress:
+    """The latest status of one submission, resolving ``done`` on the loop at ``wait``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wait: str) -> None:
+        self.loop = loop
+        self.wait = wait
+        self.latest: Status | None = None
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def waiter(self, status: Status) -> None:
+        """Called by the node from any thread; never raises."""
+        if self.latest is None or _RANK[status.state] >= _RANK[self.latest.state]:
+            self.latest = status
+        if reached(status, self.wait):
+            try:
+                self.loop.call_soon_threadsafe(self._resolve)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+    def _resolve(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
-def loop_waiter(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Status]) -> Callable[
-    [Status], None
-]:
-    """A node waiter that resolves ``future`` on ``loop``; safe to call from any thread."""
+class _BatchProgress:
+    """Counts the items of a batch that reached ``accepted`` (worker thread side)."""
 
-    def waiter(status: Status) -> None:
-        try:
-            loop.call_soon_threadsafe(_resolve, future, status)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
+    def __init__(self) -> None:
+        self.latest: dict[str, Status] = {}
+        self._changed = threading.Condition()
 
-    return waiter
+    def waiter(self, status: Status) -> None:
+        with self._changed:
+            if status.id not in self.latest or reached(status, self.latest[status.id].state):
+                self.latest[status.id] = status
+            self._changed.notify_all()
+
+    def wait_accepted(self, ids: list[str], timeout_s: float) -> bool:
+        def all_accepted() -> bool:
+            return all(i in self.latest and reached(self.latest[i], "accepted") for i in ids)
+
+        with self._changed:
+            return self._changed.wait_for(all_accepted, timeout_s)
 
 
 class Admission:
@@ -102,6 +134,7 @@ class Admission:
 
     # -- in a worker thread ----------------------------------------------------------------------
     def admit_batch(self, data: bytes) -> list[BatchItem]:
+        """Parse, check and queue every item; answer once the log holds the admitted ones."""
         document = parse_json(data)
         if not isinstance(document, dict) or set(document) != {"transactions"}:
             raise TxError(Reason.MALFORMED, 'a batch is {"transactions": [...]}')
@@ -111,72 +144,57 @@ class Admission:
         if len(raw) > limits.batch_transactions_max:
             raise TxError(Reason.TOO_LARGE,
                           f"more than {limits.batch_transactions_max} transactions")
-        now_ms = self.node.clock()
         items: list[BatchItem | None] = [None] * len(raw)
-        checked: list[tuple[int, Tx]] = []
+        parsed: list[tuple[int, Tx]] = []
         for index, envelope in enumerate(raw):
-            tx = None
             try:
-                tx = parse_tx(envelope)
-                check_freshness(tx, self.node.chain_id, now_ms)
-                checked.append((index, tx))
+                parsed.append((index, parse_tx(envelope)))
             except TxError as error:
-                items[index] = self._refused(index, tx, error)
-        valid = self.node.verify_many([tx for _, tx in checked])
-        verified: list[tuple[int, Tx]] = []
-        for (index, tx), ok in zip(checked, valid):
-            if ok:
-                verified.append((index, tx))
-            else:
-                items[index] = self._refused(
-                    index, tx, TxError(Reason.BAD_SIGNATURE, "a signature does not verify"))
+                items[index] = BatchItem(index, error=(error.reason.value, error.detail))
+        progress = _BatchProgress()
         # One lock round for the lot; a full queue (NodeBusy) refuses the whole batch: 503.
-        statuses = self.node.enqueue_many([tx for _, tx in verified])
-        for (index, tx), status in zip(verified, statuses):
-            items[index] = BatchItem(index, tx.id, status)
+        outcomes = self.node.submit_many([tx for _, tx in parsed], progress.waiter)
+        queued = [tx.id for (_, tx), outcome in zip(parsed, outcomes, strict=True)
+                  if outcome is None]
+        if not progress.wait_accepted(queued, self.wait_ms_max / 1000):
+            self._raise_if_halted()
+            raise NodeBusy("the log did not take the batch in time; retry the same batch")
+        self._raise_if_halted()
+        for (index, tx), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, TxError):
+                items[index] = BatchItem(index, tx.id,
+                                         error=(outcome.reason.value, outcome.detail))
+                continue
+            status = outcome if outcome is not None else progress.latest[tx.id]
+            if status.state == "rejected":
+                items[index] = BatchItem(index, tx.id, error=(status.reason or "", status.detail))
+            else:
+                items[index] = BatchItem(index, tx.id, status)
         return [item for item in items if item is not None]
 
-    def _refused(self, index: int, tx: Tx | None, error: TxError) -> BatchItem:
-        if tx is None:
-            return BatchItem(index, error=(error.reason.value, error.detail))
-        try:
-            return BatchItem(index, tx.id, refuse_if_rejected(self.node.first_outcome(tx.id, error)))
-        except TxError as refusal:
-            return BatchItem(index, tx.id, error=(refusal.reason.value, refusal.detail))
+    def _raise_if_halted(self) -> None:
+        if self.node.failure is not None:
+            raise NodeHalted("the node halted before the log took the transactions")
 
     # -- on the event loop -----------------------------------------------------------------------
     async def submit(self, tx: Tx, wait: str) -> Status:
-        """Admit ``tx`` and wait (at most ``wait_ms_max``) until it reaches ``wait``."""
+        """Admit ``tx`` and wait (at most ``wait_ms_max``) until it reaches ``wait``: 202
+        ``accepted`` when the wait runs out after the log took it."""
         self.ensure_running()
         loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.wait_ms_max / 1000
-        now_ms = self.node.clock()
-        if wait == "accepted":
-            status = await loop.run_in_executor(self.pool, self.node.submit, tx, None, now_ms)
-            return refuse_if_rejected(status)
-        future: asyncio.Future[Status] = loop.create_future()
-        status = await loop.run_in_executor(
-            self.pool, self.node.submit, tx, loop_waiter(loop, future), now_ms)
-        if status.state == "accepted":
-            await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
-            if future.done():
-                status = future.result()
-        if self.node.failure is not None:
-            raise NodeHalted("the node halted before executing the transaction")
-        if wait == "final" and status.state == "executed":
-            status = await self._until_final(status, deadline)
+        progress = _Progress(loop, wait)
+        await loop.run_in_executor(self.pool, self.node.submit, tx, progress.waiter)
+        await asyncio.wait({progress.done}, timeout=self.wait_ms_max / 1000)
+        self._raise_if_halted()
+        status = progress.latest
+        if status is None or status.state == "queued":
+            raise NodeBusy("the log did not take the transaction in time; retry the same one")
         return refuse_if_rejected(status)
-
-    async def _until_final(self, status: Status, deadline: float) -> Status:
-        """Blocks become final when validators co-sign, which the node does not announce."""
-        loop = asyncio.get_running_loop()
-        while status.state == "executed" and time.monotonic() < deadline:
-            await asyncio.sleep(FINAL_POLL_S)
-            known = await loop.run_in_executor(self.pool, self.node.status, status.id)
-            status = known or status
-        return status
 
     async def submit_batch(self, data: bytes) -> list[BatchItem]:
         self.ensure_running()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self.admit_batch, data)
+
+
+__all__ = ["WAITS", "Admission", "BatchItem", "reached", "refuse_if_rejected"]
