@@ -44,9 +44,11 @@ from ..ledger import (
     TxError,
     apply_block,
     check_all_invariants,
+    canonical,
     check_freshness,
     decode_tx,
     limits,
+    parse_json,
     signatures_valid,
 )
 from ..ledger.encoding import canonical_trusted
@@ -511,8 +513,8 @@ class Node:
                 try:
                     foreign.append((i, decode_tx(entry.tx)))
                 except TxError as error:
-                    log.warning("log entry %d is not a transaction: %s", entry.position, error)
-                    refused.append((sha256_hex(entry.tx), error.reason.value, error.detail))
+                    log.warning("log entry %d refused: %s", entry.position, error)
+                    refused.append((entry_id(entry.tx), error.reason.value, error.detail))
         valid = self.verify_many([tx for _, tx in foreign]) if foreign else []
         for (i, tx), ok in zip(foreign, valid, strict=True):
             if ok:
@@ -588,6 +590,19 @@ class Node:
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+
+
+def entry_id(data: bytes) -> str:
+    """The id a refused log entry is recorded under: its transaction id when its body is
+    canonical JSON of an object (a transaction without signatures, say), else the hash of
+    the entry's bytes."""
+    try:
+        body = parse_json(data)["body"]
+        if isinstance(body, dict):
+            return sha256_hex(canonical(body))
+    except (TxError, TypeError, KeyError):
+        pass
+    return sha256_hex(data)
 
 
 def bad_signature() -> TxError:
