@@ -113,7 +113,7 @@ def verify(dir: Path = DirOption) -> None:
 
     Example: lien verify --dir var/demo
     """
-    from ..node.setup import SetupError, open_store
+    from ..node.setup import SetupError, check_signing_record, open_store
     from ..node.verify import verify_store
     from ..store import StoreError
 
@@ -129,6 +129,12 @@ def verify(dir: Path = DirOption) -> None:
         report = verify_store(store, lambda n: progress.advance(task, n))
     if not report.ok:
         fail(EXIT_VERIFY, f"verification failed: {report.problem}")
+    last = store.last_block()
+    try:
+        check_signing_record(dir, last.header.height if last else 0,
+                             last.header.hash if last else "")
+    except SetupError as exc:
+        fail(EXIT_VERIFY, f"verification failed: {exc}")
     console.print(f"[green]ok[/green]: {report.blocks} blocks, {report.transactions} "
                   "transactions verified from genesis; state matches")
 

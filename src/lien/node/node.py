@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from ..ledger.encoding import canonical_trusted
 from ..ledger.crypto import sha256_hex
 from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import ChainStore
+from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
 
@@ -185,6 +187,7 @@ class Node:
         ordering: OrderingLog | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         settings: NodeSettings | None = None,
+        signing_record: Path | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or NodeSettings()
@@ -202,6 +205,11 @@ class Node:
         #: certificate of the last block is checked once here, then finality is pushed.
         final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
         self.final_height = last.header.height if final and last else 0
+        #: where a validator records what it signs before it signs (see ``signing``)
+        self.signing: SigningRecord | None = None
+        if validator_key is not None and signing_record is not None:
+            self.signing = SigningRecord(signing_record, self.chain_id)
+            self.signing.check_database(self.state.height, self.last_hash)
         self.summary: NodeSummary = summarise(self.state, self.last_hash, self.final_height)
         self._lock = threading.Lock()
         self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
@@ -482,6 +490,8 @@ class Node:
         header = header_for(self.chain_id, self.last_hash, outcome, encoded)
         signatures = {}
         if self.validator_key is not None:
+            if self.signing is not None:
+                self.signing.advance(header.height, header.hash)
             signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
                 self.validator_key, header.hash
             )

@@ -4,6 +4,7 @@
                         so its presence means the directory is complete
     DIR/genesis.json    the genesis document (share it with every node of the chain)
     DIR/validator.key   this node's validator seed (hex, mode 0600)
+    DIR/signing.json    the last height and block hash the validator signed (node.signing)
     DIR/node.db         the SQLite database (chain, state, node-local log)
     DIR/keys/*.json     encrypted keystores of the founding keys (governor, admins,
                         association, comptoir) and, with --demo, of the demo members
@@ -28,6 +29,7 @@ from ..ledger import Tx
 from ..store import Store
 from .genesis import Genesis, Member, TxMaker, make_genesis
 from .node import Node, NodeSettings, wall_clock_ms
+from .signing import SigningRecord, SigningRefused
 
 DEMO_PASSWORD = "demo"
 DEMO_KDF = {"name": "argon2id", "time_cost": 2, "memory_kib": 19456, "parallelism": 1}
@@ -58,6 +60,10 @@ class NodeDir:
             return f"sqlite:///{(self.path / url.removeprefix('sqlite:///')).resolve()}"
         return url
 
+    @property
+    def signing_record(self) -> Path:
+        return self.path / "signing.json"
+
     def validator_key(self) -> nacl.signing.SigningKey:
         seed = (self.path / str(self.settings()["validator_key"])).read_text().strip()
         return nacl.signing.SigningKey(bytes.fromhex(seed))
@@ -70,8 +76,24 @@ def open_store(path: Path) -> Store:
 def open_node(path: Path, settings: NodeSettings | None = None,
               clock: Callable[[], int] = wall_clock_ms) -> Node:
     node_dir = NodeDir(path)
-    return Node(Store(node_dir.database_url), validator_key=node_dir.validator_key(),
-                settings=settings, clock=clock)
+    store = Store(node_dir.database_url)
+    try:
+        return Node(store, validator_key=node_dir.validator_key(), settings=settings,
+                    clock=clock, signing_record=node_dir.signing_record)
+    except SigningRefused as exc:
+        store.dispose()
+        raise SetupError(f"refusing to start: {exc}") from None
+
+
+def check_signing_record(path: Path, height: int, block_hash: str) -> None:
+    """For ``lien verify``: raise SetupError when the chain is behind what this node's
+    validator signed (blocks lost) or its last block is not the one signed."""
+    node_dir = NodeDir(path)
+    try:
+        chain_id = str(node_dir.settings()["chain_id"])
+        SigningRecord(node_dir.signing_record, chain_id).check_database(height, block_hash)
+    except SigningRefused as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -112,7 +134,9 @@ def init_node(
             leftover.unlink(missing_ok=True)
         url = f"sqlite:///{db_file.resolve()}"
     Store(url).create(genesis.config)
-    node = Node(Store(url), validator_key=genesis.validator)
+    node_dir.signing_record.unlink(missing_ok=True)  # left by an interrupted init
+    node = Node(Store(url), validator_key=genesis.validator,
+                signing_record=node_dir.signing_record)
     node.start()
     try:
         _expect_ok(node.run(genesis.bootstrap), "genesis")

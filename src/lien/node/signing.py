@@ -1,0 +1,92 @@
+"""A validator's signing record: the last height it signed, kept outside the database.
+
+A validator must never sign two different blocks for one height — that is what lets anyone
+trust a certificate. The database cannot be the only witness: a lost or truncated SQLite WAL,
+or a backup restored without it, silently takes the last blocks away, and a node that believed
+it would then sign new, different blocks at heights it had already signed (earlier receipts
+would contradict the chain). So, as CometBFT's validator state file does, the node writes the
+height and hash it is about to sign to this small file, fsynced (file and directory) *before*
+the signature leaves the node, and refuses to start on a database that is behind it.
+
+File (JSON, ``DIR/signing.json``)::
+
+    {"chain_id": "...", "height": 123, "hash": "<hex block hash>"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SigningRefused(Exception):
+    """Signing this would sign a second block at a height already signed, or the record and
+    the database disagree: the node must not sign (nor start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    height: int
+    hash: str
+
+
+class SigningRecord:
+    """The last (height, hash) this validator signed on ``chain_id``, durable in ``path``."""
+
+    def __init__(self, path: Path, chain_id: str) -> None:
+        self.path = path
+        self.chain_id = chain_id
+        self.last = self._load()
+
+    def _load(self) -> Signed:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return Signed(0, "")
+        except (OSError, ValueError) as exc:
+            raise SigningRefused(f"{self.path} is unreadable ({exc}): restore it, or see "
+                                 "docs/operations.md") from None
+        if (not isinstance(data, dict) or data.get("chain_id") != self.chain_id
+                or type(data.get("height")) is not int or not isinstance(data.get("hash"), str)):
+            raise SigningRefused(f"{self.path} is not this chain's signing record")
+        return Signed(data["height"], data["hash"])
+
+    def check_database(self, height: int, block_hash: str) -> None:
+        """Refuse a database whose last block is behind (or other than) what was signed.
+
+        One block behind is the ordinary crash: the record is written before the signature,
+        the block's commit comes after. The node then rebuilds that block from its durable log
+        and ``advance`` lets it sign only the very same hash again."""
+        if height < self.last.height - 1:
+            raise SigningRefused(
+                f"the database ends at block {height}, but this validator signed up to block "
+                f"{self.last.height}: blocks were lost (a WAL file deleted, or a backup restored "
+                "without it). Restore a complete backup (docs/operations.md); the node will not "
+                "sign those heights again")
+        if height == self.last.height and height > 0 and block_hash != self.last.hash:
+            raise SigningRefused(
+                f"block {height} in the database is not the block this validator signed at "
+                "that height: the database was altered or replaced; run `lien verify`")
+
+    def advance(self, height: int, block_hash: str) -> None:
+        """Record (durably) that ``block_hash`` at ``height`` is about to be signed; refuses a
+        height already signed for another block, or a height going backwards."""
+        if height < self.last.height or (height == self.last.height
+                                         and block_hash != self.last.hash):
+            raise SigningRefused(f"refusing to sign block {height}: this validator already "
+                                 f"signed block {self.last.height} ({self.last.hash[:16]}…)")
+        record = {"chain_id": self.chain_id, "height": height, "hash": block_hash}
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        self.last = Signed(height, block_hash)
