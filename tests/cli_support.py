@@ -29,10 +29,10 @@ import nacl.signing
 
 from typer.testing import CliRunner
 
-from lien.cli import keystore
+from lien.wallet import keystore
 from lien.cli.main import app
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 from lien.node.node import wall_clock_ms
 from lien.node.setup import init_node
 

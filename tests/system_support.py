@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from lien.cli import keystore
+from lien.wallet import keystore
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 from lien.node.node import wall_clock_ms
 
 T = TypeVar("T")

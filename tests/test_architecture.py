@@ -10,6 +10,7 @@ import lien.chain
 import lien.ledger
 import lien.ordering
 import lien.store
+import lien.wallet
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lien"
 
@@ -19,14 +20,16 @@ ALLOWED = {
     "chain": {"ledger"},
     "store": {"ledger", "chain"},
     "ordering": {"ledger", "chain", "store"},
-    "node": {"ledger", "chain", "store", "ordering", "cli"},  # cli: the keystore, for init
+    "wallet": {"ledger", "chain"},  # what the CLI and the web wallet share: client side only
+    "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
     "web": {"ledger", "chain", "store", "node"},  # store: its record types, never SQL
-    "cli": {"ledger", "chain", "store", "node", "web", "bench"},
+    "cli": {"ledger", "chain", "store", "node", "web", "wallet", "bench"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)
 THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
+    "wallet": {"nacl", "argon2"},
     "web": {"fastapi", "starlette", "uvicorn"},
 }
 
@@ -93,7 +96,12 @@ def test_the_public_apis_are_pinned() -> None:
     assert sorted(lien.ordering.__all__) == [
         "CutBlock", "EmbeddedLog", "LogEntry", "OrderingLog", "cut_blocks",
     ]
+    assert sorted(lien.wallet.__all__) == [
+        "AnswerInvalid", "Balance", "LANGS", "Lang", "Member", "StatementEntry", "TxMaker",
+        "amount_text", "balance_for", "entry_for", "keystore", "label", "outcome_text",
+        "reason_text", "status_label",
+    ]
     assert "ChainStore" in lien.store.__all__
-    for module in (lien.ledger, lien.chain, lien.ordering, lien.store):
+    for module in (lien.ledger, lien.chain, lien.ordering, lien.store, lien.wallet):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -27,10 +27,10 @@ from cli_support import (
     write_keystore,
 )
 
-from lien.cli import keystore
+from lien.wallet import keystore
 from lien.cli.wallet import NodeClient, NodeRefused, NodeUnreachable
 from lien.ledger import format_account_id
-from lien.node.genesis import Member
+from lien.wallet import Member
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
 TX_ID = re.compile(r"transaction ([0-9a-f]{64})")

@@ -40,7 +40,7 @@ import httpx
 import pytest
 
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 from lien.node.node import wall_clock_ms
 
 from system_support import (

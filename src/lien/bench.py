@@ -32,7 +32,8 @@ import uvloop
 import nacl.signing
 
 from .ledger import Tx
-from .node.genesis import Genesis, Member, TxMaker, make_genesis
+from .node.genesis import Genesis, make_genesis
+from .wallet import Member, TxMaker
 from .node.node import Node, wall_clock_ms
 from .node.setup import init_node, open_node
 from .node.verify import verify_store
