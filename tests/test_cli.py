@@ -303,6 +303,23 @@ def test_history_newest_first_and_following_pages(tmp_path: Path, node: ServedNo
         == ["3,00 LIEN", format_account_id(dana.account)]
 
 
+def test_history_shows_a_refused_payment_with_its_reason_and_no_amount(
+        tmp_path: Path, node: ServedNode, founders: Founders) -> None:
+    frank, ks = founders.open_member(tmp_path, "frank", nantie_minor=1_000)
+    gail, _ = founders.open_member(tmp_path, "gail")
+    assert_fails(pay(node, ks, gail.account, "250,00", "--memo", "trop cher"), 1,
+                 "insufficient_funds")
+    assert pay(node, ks, gail.account, "4,00").exit_code == 0
+    shown = run("history", frank.account, "--limit", "2", node=node.url)
+    assert shown.exit_code == 0, shown.text
+    gail_id = format_account_id(gail.account)
+    assert [row[2:] for row in table_rows(shown.stdout)] == [
+        ["paiement", "-4,00 LIEN", gail_id, "ok", ""],
+        ["paiement", "", gail_id, "refusé : fonds insuffisants", "trop cher"],
+    ]
+    assert "-250,00" not in shown.stdout  # a refused payment is no money that moved
+
+
 # -- receipts --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def receipt(tmp_path_factory: pytest.TempPathFactory, node: ServedNode,
