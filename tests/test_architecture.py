@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -64,6 +65,15 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
                 if target is not None and target != layer and target not in allowed:
                     problems.append(f"{path.relative_to(SRC)} imports {target}")
     assert problems == []
+
+
+def test_the_readme_table_names_every_layer() -> None:
+    """A newcomer finds each folder of ``src/lien`` in the README's table, and each is a layer
+    whose imports this module checks."""
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `src/lien/([a-z_]+)` \|", readme, re.M)
+    folders = {p.name for p in SRC.iterdir() if p.is_dir() and any(p.glob("*.py"))}
+    assert sorted(rows) == sorted(folders) == sorted(ALLOWED)
 
 
 def test_the_core_and_the_web_layer_use_only_their_libraries() -> None:
