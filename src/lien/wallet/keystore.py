@@ -8,7 +8,7 @@ File (JSON, documented in docs/protocol.md §13, where a test keeps the values e
      "cipher": "xsalsa20poly1305", "box": hex}
 
 The 32-byte seed is sealed with libsodium's SecretBox (XSalsa20-Poly1305; ``box`` is the
-24-byte nonce followed by the ciphertext and its 16-byte tag) under a 32-byte key derived from
+24-byte nonce, the 16-byte tag, then the ciphertext) under a 32-byte key derived from
 the password's UTF-8 bytes with argon2id (64 MiB, 3 passes by default): a stolen file costs an
 attacker that much per guess. The file records its own KDF parameters, so a keystore sealed
 with cheaper ones (the demo's, see ``lien.node.setup.DEMO_KDF``) unseals the same way; those
@@ -98,6 +98,8 @@ def unseal(data: dict[str, Any], password: str) -> nacl.signing.SigningKey:
     key = signing_key_from_seed(seed)
     if public_key_hex(key) != data.get("public_key"):
         raise KeystoreError("keystore's public key does not match its secret")
+    if account_id_for_key(bytes(key.verify_key)) != data.get("account"):
+        raise KeystoreError("keystore's account is not the one of its key")
     return key
 
 
