@@ -15,22 +15,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_support import free_port
 from cli_support import (
     MEMBER_PASSWORD,
     Founders,
     Run,
     ServedNode,
-    free_port,
     receipt_file,
     run,
     run_in_terminal,
     write_keystore,
 )
 
-from lien.wallet import keystore
 from lien.cli.wallet import NodeClient, NodeRefused, NodeUnreachable
 from lien.ledger import format_account_id
-from lien.wallet import Member
+from lien.wallet import Member, keystore
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
 TX_ID = re.compile(r"transaction ([0-9a-f]{64})")

@@ -40,20 +40,19 @@ import httpx
 import pytest
 
 from lien.ledger import Tx
-from lien.wallet import Member, TxMaker
 from lien.node.node import wall_clock_ms
+from lien.wallet import Member, TxMaker
 
+from server_support import Server, poll
 from system_support import (
     JSON,
     Bank,
     CliResult,
-    Server,
     assert_money_invariants,
     balances,
     database,
     flip_byte,
     init_demo,
-    poll,
     post_tx,
     snapshot,
     verify,

@@ -18,7 +18,6 @@ from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 
 from lien.ledger import TYPES, Reason
 from lien.ledger.transactions import STATUSES
-from lien.wallet import statement as statement_module
 from lien.wallet import (
     LANGS,
     AnswerInvalid,
@@ -32,6 +31,7 @@ from lien.wallet import (
     reason_text,
     status_label,
 )
+from lien.wallet import statement as statement_module
 
 FEE_BP = 500  # DEFAULT_POLICY's reconversion fee
 
