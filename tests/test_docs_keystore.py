@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import nacl.bindings
 import pytest
 
 from lien.ledger import format_account_id
@@ -76,6 +77,8 @@ def test_the_example_keystore_unseals_as_documented() -> None:
     assert f"derived key is `{derived.hex()}`" in text
     box = bytes.fromhex(example["box"])
     assert len(box) == 24 + 16 + 32 and box[:24] == bytes(range(24))
+    # nonce ‖ crypto_secretbox_easy output, as documented (not only as PyNaCl reads it)
+    assert nacl.bindings.crypto_secretbox_open_easy(box[24:], box[:24], derived) == seed
     assert format_account_id(example["account"]).replace("-", "") == example["account"]
     with pytest.raises(keystore.KeystoreError, match="wrong password"):
         keystore.unseal(example, "mot de passe d'exemple ")  # as typed: no trimming
