@@ -24,9 +24,10 @@ import httpx
 import pytest
 
 from lien.ledger import Tx
-from lien.node.genesis import Genesis, Member, TxMaker, make_genesis
+from lien.node.genesis import Genesis, make_genesis
 from lien.node.node import Node, NodeSettings, wall_clock_ms
 from lien.store import Store
+from lien.wallet import Member, TxMaker
 from lien.web import ApiSettings, create_app, make_server
 
 CHAIN = "lien-api-test"

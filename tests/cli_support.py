@@ -2,8 +2,8 @@
 
 ``run`` invokes the ``lien`` Typer app in-process (typer's CliRunner) with a wide, colourless
 console and no password in the environment. ``ServedNode`` is a node directory made by
-``init_node`` and served by ``lien serve`` as a child process on a free port; it is ready when
-GET /api/v1/chain answers (a bounded loop of connection attempts, never a fixed sleep).
+``init_node`` and served by ``lien serve`` as a child process on a free port (the shared
+``server_support.Server``: ready when GET /api/v1/chain answers, polled against a deadline).
 ``Founders`` are that node's admin and comptoir, unsealed from DIR/keys, approving and funding
 accounts through the API as any admin tool would.
 """
@@ -14,10 +14,7 @@ import json
 import os
 import pty
 import select
-import signal
-import socket
 import subprocess
-import sys
 import termios
 import time
 from collections.abc import Callable
@@ -25,16 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import nacl.signing
-
+from server_support import LIEN, Server
 from typer.testing import CliRunner
 
-from lien.cli import keystore
 from lien.cli.main import app
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
 from lien.node.node import wall_clock_ms
 from lien.node.setup import init_node
+from lien.wallet import Member, TxMaker, keystore
 
 FOUNDER_PASSWORD = "fondateurs du lien"
 MEMBER_PASSWORD = "mot de passe du membre"
@@ -42,9 +37,6 @@ MEMBER_PASSWORD = "mot de passe du membre"
 #: file records its own parameters, so the CLI unseals them as any other). ``lien keys new``
 #: itself always uses the full default (64 MiB, 3 passes); a test covers that path.
 TEST_KDF = {"name": "argon2id", "time_cost": 1, "memory_kib": 8192, "parallelism": 1}
-LIEN = Path(sys.executable).with_name("lien")
-server_start_timeout_s = 30.0
-server_stop_timeout_s = 20.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +65,7 @@ def run_in_terminal(args: list[str], answers: list[tuple[bytes, bytes]],
     exit code and everything the terminal showed (what was typed is shown only if echoed)."""
     terminal, child = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("LIEN_PASSWORD", "LIEN_NODE")}
-    proc = subprocess.Popen([str(LIEN), *args], stdin=child, stdout=child, stderr=child,
+    proc = subprocess.Popen([LIEN, *args], stdin=child, stdout=child, stderr=child,
                             env={**env, "COLUMNS": "200", "NO_COLOR": "1"},
                             start_new_session=True)
     os.close(child)
@@ -118,62 +110,13 @@ def write_keystore(path: Path, member: Member, password: str = MEMBER_PASSWORD) 
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServedNode:
-    """A fresh node directory served by ``lien serve`` (use as a context manager)."""
+class ServedNode(Server):
+    """A fresh node directory (``init_node``) served by ``lien serve`` (a context manager)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self.created = init_node(path, password=FOUNDER_PASSWORD)
         self.chain_id = str(self.created["chain_id"])
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_file = path.parent / f"{path.name}-serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ServedNode:
-        with self.log_file.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(LIEN), "serve", "--dir", str(self.path), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "COLUMNS": "200"},
-            )
-        deadline = time.monotonic() + server_start_timeout_s
-        with httpx.Client(timeout=1.0) as client:
-            while not self._ready(client):
-                if time.monotonic() > deadline:
-                    self.__exit__()
-                    raise AssertionError(f"lien serve not ready:\n{self.log()}")
-                time.sleep(0.05)  # between connection attempts, not a synchronisation
-        return self
-
-    def _ready(self, client: httpx.Client) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"lien serve exited with {self.proc.returncode}:\n{self.log()}")
-        try:
-            return client.get(f"{self.url}/api/v1/chain").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)  # as Ctrl-C: uvicorn and the node stop cleanly
-        try:
-            self.proc.wait(timeout=server_stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace")[-4000:]
+        super().__init__(path)
 
 
 class Founders:
@@ -210,7 +153,7 @@ class Founders:
     def open_member(self, tmp: Path, name: str, kind: str = "personal",
                     nantie_minor: int = 0) -> tuple[Member, Path]:
         """A new member opened (by itself), approved and funded; with its keystore file."""
-        member = Member(nacl.signing.SigningKey.generate(), kind, name)
+        member = Member.new(kind, name)
         self.submit(self.maker.open(member))
         self.approve(member.account)
         if nantie_minor:

@@ -26,7 +26,8 @@ from lien.ledger import (
     check_all_invariants,
 )
 from lien.ledger.state import next_state_root
-from lien.node.genesis import DEFAULT_POLICY, Member, TxMaker, make_genesis
+from lien.node.genesis import DEFAULT_POLICY, make_genesis
+from lien.wallet import Member, TxMaker
 
 T0 = 1_800_000_000_000
 CHAIN = "lien-test"

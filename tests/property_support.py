@@ -29,7 +29,8 @@ from lien.ledger import (
     account_id_for_key,
     limits,
 )
-from lien.node.genesis import DEFAULT_POLICY, Member, TxMaker
+from lien.node.genesis import DEFAULT_POLICY
+from lien.wallet import Member, TxMaker
 
 R = Reason
 T0 = 1_800_000_000_000

@@ -1,61 +1,34 @@
 """Helpers for the system tests: real ``lien`` processes, a real HTTP server, the raw database.
 
 Nothing here is mocked. ``lien`` runs as a subprocess of the test (the console script next to
-the test's own Python), ``Server`` starts ``lien serve`` on a free port and can stop it
-gracefully or ``kill -9`` it, and the database is read and damaged with the plain ``sqlite3``
-module, as an attacker or a disk would. Waiting is always a condition polled against a bounded
-deadline (``poll``), never a fixed sleep.
+the test's own Python), ``Server`` (from ``server_support``, shared with the CLI tests) starts
+``lien serve`` on a free port and can stop it gracefully or ``kill -9`` it, and the database is
+read and damaged with the plain ``sqlite3`` module, as an attacker or a disk would. Waiting is
+always a condition polled against a bounded deadline (``poll``), never a fixed sleep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
+from server_support import CLI_ENV, LIEN
 
-from lien.cli import keystore
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
 from lien.node.node import wall_clock_ms
+from lien.wallet import Member, TxMaker, keystore
 
-T = TypeVar("T")
-
-#: the ``lien`` console script of the Python running the tests (the project's venv)
-LIEN = str(Path(sys.executable).with_name("lien")) if Path(sys.executable).with_name(
-    "lien").exists() else (shutil.which("lien") or "lien")
 DEMO_PASSWORD = "demo"
 CODE = "LIEN"
-#: wide, colourless output: a message is never wrapped in the middle of an id
-CLI_ENV = {**os.environ, "COLUMNS": "500", "NO_COLOR": "1", "TERM": "dumb"}
-
-
-# -- waiting ----------------------------------------------------------------------------------------
-def poll(condition: Callable[[], T | None], timeout_s: float, what: str,
-         interval_s: float = 0.02) -> T:
-    """Call ``condition`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 # -- the command line -------------------------------------------------------------------------------
@@ -157,80 +130,6 @@ def snapshot(path: Path) -> dict[str, Any]:
             table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
             for table in ("blocks", "transactions", "memberships", "accounts", "currencies")
         }
-
-
-# -- the HTTP server --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``lien serve --dir DIR --port PORT`` as a child process."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path = path
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api = f"{self.url}/api/v1"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.log_file = path.parent / f"{path.name}-serve.log"
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        assert self.proc is None, "already running"
-        self.starts += 1
-        with self.log_file.open("ab") as log:
-            log.write(f"\n---- start {self.starts} ----\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=CLI_ENV,
-            )
-        with httpx.Client(timeout=2.0) as client:
-            poll(lambda: self._ready(client), timeout_s, f"lien serve on port {self.port}")
-
-    def _ready(self, client: httpx.Client) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"lien serve exited with {self.proc.returncode}:\n{self.log()}")
-        try:
-            return client.get(f"{self.api}/chain").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def kill9(self) -> None:
-        """SIGKILL: no shutdown handler, no flush, no goodbye."""
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        assert self.proc.returncode == -signal.SIGKILL
-        self.proc = None
-
-    def stop(self) -> None:
-        """SIGINT, as Ctrl-C: uvicorn shuts down, the node stops cleanly, nothing is reported.
-
-        uvicorn re-raises the signal once it has shut down, so the exit status of a clean
-        stop is 130 (128 + SIGINT) as well as 0; a traceback or "halted" in the log is not.
-        """
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"lien serve did not stop on SIGINT:\n{self.log()}") from None
-        finally:
-            self.proc = None
-        log = self.log()
-        assert code in (0, 128 + signal.SIGINT, -signal.SIGINT), f"exit {code}:\n{log}"
-        assert "Traceback" not in log and "halted" not in log, log
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace")[-5000:]
 
 
 # -- talking to the API ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from api_support import API, CHAIN, Env, api_env, envelope, member
 
 from lien.ledger import Tx, limits, sign_body
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 from lien.web import ApiSettings
 
 pytestmark = pytest.mark.anyio

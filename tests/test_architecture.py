@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import lien.chain
 import lien.ledger
 import lien.ordering
 import lien.store
+import lien.wallet
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lien"
 
@@ -19,14 +21,16 @@ ALLOWED = {
     "chain": {"ledger"},
     "store": {"ledger", "chain"},
     "ordering": {"ledger", "chain", "store"},
-    "node": {"ledger", "chain", "store", "ordering", "cli"},  # cli: the keystore, for init
+    "wallet": {"ledger", "chain"},  # what the CLI and the web wallet share: client side only
+    "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
     "web": {"ledger", "chain", "store", "node"},  # store: its record types, never SQL
-    "cli": {"ledger", "chain", "store", "node", "web", "bench"},
+    "cli": {"ledger", "chain", "store", "node", "web", "wallet", "bench"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)
 THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
+    "wallet": {"nacl", "argon2"},
     "web": {"fastapi", "starlette", "uvicorn"},
 }
 
@@ -63,6 +67,15 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
     assert problems == []
 
 
+def test_the_readme_table_names_every_layer() -> None:
+    """A newcomer finds each folder of ``src/lien`` in the README's table, and each is a layer
+    whose imports this module checks."""
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `src/lien/([a-z_]+)` \|", readme, re.M)
+    folders = {p.name for p in SRC.iterdir() if p.is_dir() and any(p.glob("*.py"))}
+    assert sorted(rows) == sorted(folders) == sorted(ALLOWED)
+
+
 def test_the_core_and_the_web_layer_use_only_their_libraries() -> None:
     problems = []
     for layer, packages in THIRD_PARTY.items():
@@ -93,7 +106,12 @@ def test_the_public_apis_are_pinned() -> None:
     assert sorted(lien.ordering.__all__) == [
         "CutBlock", "EmbeddedLog", "LogEntry", "OrderingLog", "cut_blocks",
     ]
+    assert sorted(lien.wallet.__all__) == [
+        "AnswerInvalid", "Balance", "LANGS", "Lang", "Member", "StatementEntry", "TxMaker",
+        "amount_text", "balance_for", "entry_for", "keystore", "label", "outcome_text",
+        "reason_text", "status_label",
+    ]
     assert "ChainStore" in lien.store.__all__
-    for module in (lien.ledger, lien.chain, lien.ordering, lien.store):
+    for module in (lien.ledger, lien.chain, lien.ordering, lien.store, lien.wallet):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -15,22 +15,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_support import free_port
 from cli_support import (
     MEMBER_PASSWORD,
     Founders,
     Run,
     ServedNode,
-    free_port,
     receipt_file,
     run,
     run_in_terminal,
     write_keystore,
 )
 
-from lien.cli import keystore
 from lien.cli.wallet import NodeClient, NodeRefused, NodeUnreachable
 from lien.ledger import format_account_id
-from lien.node.genesis import Member
+from lien.wallet import Member, keystore
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
 TX_ID = re.compile(r"transaction ([0-9a-f]{64})")
@@ -301,6 +300,23 @@ def test_history_newest_first_and_following_pages(tmp_path: Path, node: ServedNo
     assert rows[3][3] == "100,00 LIEN"
     assert table_rows(run("history", eve.account, "--limit", "1", node=node.url).stdout)[0][3:5] \
         == ["3,00 LIEN", format_account_id(dana.account)]
+
+
+def test_history_shows_a_refused_payment_with_its_reason_and_no_amount(
+        tmp_path: Path, node: ServedNode, founders: Founders) -> None:
+    frank, ks = founders.open_member(tmp_path, "frank", nantie_minor=1_000)
+    gail, _ = founders.open_member(tmp_path, "gail")
+    assert_fails(pay(node, ks, gail.account, "250,00", "--memo", "trop cher"), 1,
+                 "insufficient_funds")
+    assert pay(node, ks, gail.account, "4,00").exit_code == 0
+    shown = run("history", frank.account, "--limit", "2", node=node.url)
+    assert shown.exit_code == 0, shown.text
+    gail_id = format_account_id(gail.account)
+    assert [row[2:] for row in table_rows(shown.stdout)] == [
+        ["paiement", "-4,00 LIEN", gail_id, "ok", ""],
+        ["paiement", "", gail_id, "refusé : fonds insuffisants", "trop cher"],
+    ]
+    assert "-250,00" not in shown.stdout  # a refused payment is no money that moved
 
 
 # -- receipts --------------------------------------------------------------------------------------

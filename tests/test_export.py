@@ -9,9 +9,10 @@ from cli_support import run
 
 from lien.chain import Header, ValidatorSet, header_for
 from lien.ledger import ChainConfig, State, apply_block, check_all_invariants, parse_tx
-from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.node.genesis import make_genesis
 from lien.node.node import wall_clock_ms
 from lien.node.setup import init_node, open_node
+from lien.wallet import Member, TxMaker
 
 
 def _node_dir(tmp_path: Path) -> Path:

@@ -52,7 +52,7 @@ from lien.ledger import (
     decode_tx,
     sign_body,
 )
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 
 from property_support import (
     ADMINS,

@@ -29,7 +29,7 @@ from lien.ledger import (
 )
 from lien.ledger.reasons import ADMISSION
 from lien.ledger.state import next_state_root
-from lien.node.genesis import Member, TxMaker
+from lien.wallet import Member, TxMaker
 
 from ledger_support import CHAIN, CODE, T0, World, member
 

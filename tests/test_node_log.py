@@ -19,7 +19,8 @@ import pytest
 
 from lien.ledger import sign_body
 from lien.ledger.crypto import sha256_hex
-from lien.node.genesis import Genesis, Member, TxMaker, make_genesis
+from lien.node.genesis import Genesis, make_genesis
+from lien.wallet import Member, TxMaker
 from lien.node.node import Node, TxEvent, wall_clock_ms
 from lien.ordering import EmbeddedLog
 from lien.store import Store

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.node.genesis import make_genesis
+from lien.wallet import Member, TxMaker
 from lien.node.node import Node, wall_clock_ms
 from lien.node.signing import SigningRecord, SigningRefused
 from lien.store import Store

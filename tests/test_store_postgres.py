@@ -9,10 +9,11 @@ import psycopg
 import pytest
 
 from lien.ledger import check_all_invariants
-from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.node.genesis import make_genesis
 from lien.node.node import Node, wall_clock_ms
 from lien.node.verify import verify_store
 from lien.store import Store
+from lien.wallet import Member, TxMaker
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 

@@ -41,22 +41,20 @@ import httpx
 import pytest
 
 from lien.ledger import Tx
-from lien.node.genesis import Member, TxMaker
 from lien.node.node import wall_clock_ms
+from lien.wallet import Member, TxMaker
 
+from server_support import Server, free_port, poll
 from system_support import (
     JSON,
     Bank,
     CliResult,
-    Server,
     assert_money_invariants,
     balances,
     database,
     flip_byte,
-    free_port,
     init_demo,
     lien,
-    poll,
     post_tx,
     snapshot,
     verify,
@@ -414,7 +412,7 @@ async def _fire_all_at_once(api: str, txs: list[Tx]) -> list[dict[str, Any]]:
 CRASHES = 5
 MEMBERS = 6
 MEMBER_NANTIE = 50_000
-CLIENTS = 3
+CLIENTS = 5  # 3 wait for final, 2 stop at accepted
 
 
 @dataclass

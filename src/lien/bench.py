@@ -32,11 +32,12 @@ import uvloop
 import nacl.signing
 
 from .ledger import Tx
-from .node.genesis import Genesis, Member, TxMaker, make_genesis
+from .node.genesis import Genesis, make_genesis
 from .node.node import TERMINAL, Node, wall_clock_ms
 from .node.setup import init_node, open_node
 from .node.verify import verify_store
 from .store import Store
+from .wallet import Member, TxMaker
 
 TARGETS = {  # ratio of the baseline each figure must reach (DESIGN.md §7, issue #2)
     "batch_payments_per_s": 0.4,

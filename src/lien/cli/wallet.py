@@ -1,6 +1,8 @@
 """The power-user wallet: ``lien keys new``, ``lien account open``, ``lien pay``, ``lien balance``,
 ``lien history``, ``lien receipt get|verify``. A thin shell over a node's HTTP API
-(``--node URL``, env ``LIEN_NODE``, default http://127.0.0.1:8000).
+(``--node URL``, env ``LIEN_NODE``, default http://127.0.0.1:8000) and over ``lien.wallet``,
+which holds what any wallet does: the keystore, signing, and reading a statement or a balance
+from the account's side (the web wallet uses the same).
 
 The private key never leaves this process: it is unsealed from the keystore, signs the body
 here, and only the signed envelope is sent. Errors of the node are one small tree::
@@ -44,9 +46,16 @@ from ..ledger import (
     parse_account_id,
     parse_amount,
 )
-from ..node.genesis import Member, TxMaker
 from ..node.node import wall_clock_ms
-from . import keystore
+from ..wallet import (
+    AnswerInvalid,
+    Member,
+    TxMaker,
+    amount_text,
+    balance_for,
+    entry_for,
+    keystore,
+)
 from .common import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console
 from .common import fail
 
@@ -392,26 +401,6 @@ def pay(
 
 # -- lien balance / history ------------------------------------------------------------------------
 
-STATUS_FR = {"pending": "en attente", "active": "actif", "locked": "bloqué", "closed": "fermé"}
-OPERATIONS_FR = {
-    "transfer": "paiement",
-    "issue": "émission",
-    "reconvert": "reconversion",
-    "open_account": "ouverture",
-    "join_currency": "adhésion",
-    "set_status": "statut",
-    "set_roles": "rôles",
-    "set_limits": "limites",
-    "rotate_key": "clés",
-    "recover_key": "récupération",
-    "veto_recovery": "veto",
-    "delegate": "délégation",
-    "revoke_delegation": "révocation",
-    "create_currency": "création de monnaie",
-    "set_policy": "règles de la monnaie",
-}
-
-
 def balance(
     account: str = typer.Argument(..., help="The account id (K7QM-3XZ9-WT42)."),
     node: str = NodeOption,
@@ -438,15 +427,15 @@ def _answer(row: Callable[[Any], tuple[str, ...]], items: Any) -> list[tuple[str
     """Table rows from a list in a node's answer; an answer of another shape is not the API."""
     try:
         return [row(item) for item in items]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise NodeUnreachable(f"unexpected answer from the node (no {exc})") from None
+    except (AnswerInvalid, TypeError) as exc:  # TypeError: no list at all
+        raise NodeUnreachable(f"unexpected answer from the node: {exc}") from None
 
 
-def _balance_row(m: dict[str, Any]) -> tuple[str, ...]:
-    nantie, credit, floor = m["nantie_minor"], m["credit_minor"], m["floor_minor"]
-    return (m["currency"], format_amount(nantie), format_amount(credit), format_amount(floor),
-            format_amount(m["ceiling_minor"]), format_amount(nantie + credit - floor),
-            STATUS_FR.get(m["status"], m["status"]))
+def _balance_row(membership: Any) -> tuple[str, ...]:
+    b = balance_for(membership)
+    return (b.currency, format_amount(b.nantie_minor), format_amount(b.credit_minor),
+            format_amount(b.floor_minor), format_amount(b.ceiling_minor),
+            format_amount(b.spendable_minor), b.status_label)
 
 
 def _history_items(client: NodeClient, account_id: str, wanted: int,
@@ -482,7 +471,8 @@ def history(
     node: str = NodeOption,
 ) -> None:
     """Show an account's latest operations, newest first: the amount from its point of view
-    (French format), the other account, the ledger's result and the memo.
+    (French format), the other account, the ledger's result and the memo. An operation the
+    ledger refused moved no money: it shows no amount, and why it was refused.
 
     Example: lien history K7QM-3XZ9-WT42 --limit 50
     """
@@ -500,33 +490,10 @@ def history(
         say("(aucune opération)")
 
 
-def _history_row(account_id: str, item: dict[str, Any]) -> tuple[str, ...]:
-    body = item["tx"]["body"]
-    kind = body["type"]
-    code = body.get("currency", "")
-    amount = ""
-    other = ""
-    if kind == "transfer":
-        outgoing = body["from"] == account_id
-        amount = format_amount(-body["amount"] if outgoing else body["amount"], code)
-        other = body["to"] if outgoing else body["from"]
-    elif kind == "issue":
-        amount = format_amount(body["amount"], code)
-        other = body["by"]
-    elif kind == "reconvert":
-        amount = format_amount(-body["amount"], code)
-    else:
-        other = next((body[f] for f in ("by", "account") if body.get(f, account_id) != account_id),
-                     "")
-    return (
-        str(item["seq"]),
-        str(item["height"]),
-        OPERATIONS_FR.get(kind, kind),
-        amount,
-        format_account_id(other) if other else "",
-        str(item["result"].get("code", "")),
-        body.get("memo", ""),
-    )
+def _history_row(account_id: str, item: Any) -> tuple[str, ...]:
+    e = entry_for(account_id, item)
+    return (str(e.seq), str(e.height), e.label, amount_text(e.amount_minor, e.currency),
+            format_account_id(e.counterpart) if e.counterpart else "", e.outcome, e.memo)
 
 
 # -- lien receipt ----------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from typing import Any
 
 import nacl.signing
 
-from ..cli import keystore
 from ..ledger import Tx
+from ..ledger.crypto import signing_key_from_seed
 from ..store import Store
-from .genesis import Genesis, Member, TxMaker, make_genesis
+from ..wallet import Member, TxMaker, keystore
+from .genesis import Genesis, make_genesis
 from .node import Node, NodeSettings, wall_clock_ms
 from .signing import SigningRecord, SigningRefused
 
@@ -66,7 +67,7 @@ class NodeDir:
 
     def validator_key(self) -> nacl.signing.SigningKey:
         seed = (self.path / str(self.settings()["validator_key"])).read_text().strip()
-        return nacl.signing.SigningKey(bytes.fromhex(seed))
+        return signing_key_from_seed(bytes.fromhex(seed))
 
 
 def open_store(path: Path) -> Store:
