@@ -180,12 +180,35 @@ def test_parse_amount(text: str, minor: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", ".", ",", "abc", "12,345", "1.2.3", "1,234.56", "1e3", "12,5€", "--5", "+-5",
-     "-", "١٢", "12,-5", "0x10", "1_000"],
+    ["", " ", ".", ",", "abc", "12,345", "1.2.3", "1e3", "12,5€", "--5", "+-5",
+     "-", "١٢", "12,-5", "0x10", "1_000", "1,23,456", "1,234,56", "1,2.3,4", "12,5.0", "1,,234",
+     "1.234.5", "12,3456"],
 )
 def test_parse_amount_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_amount(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [("1,234.56", 123_456), ("1.234,56", 123_456), ("1,234,567", 123_456_700),
+     ("1,234,567.89", 123_456_789), ("-1,234.5", -123_450), ("1,234.", 123_400),
+     ("12.50", 1250), ("1234,5", 123_450)],
+)
+def test_parse_amount_reads_english_thousands_separators(text: str, minor: int) -> None:
+    assert parse_amount(text) == minor
+
+
+@pytest.mark.parametrize("text", ["1,234", "1.234", "12,345", "-1,234", "1 234,567"])
+def test_parse_amount_refuses_one_mark_before_three_digits_as_ambiguous(text: str) -> None:
+    """``1,234`` is 1234 in English and 1,234 in French: refused, never guessed."""
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize("minor", [0, 5, 1_234_56, -98_765_432_10])
+def test_amounts_round_trip_through_english_text(minor: int) -> None:
+    assert parse_amount(format_amount(minor, locale="en")) == minor
 
 
 def test_amounts_round_trip_through_french_text() -> None:
