@@ -313,9 +313,9 @@ def block() -> dict[str, Any]:
     a, b = w.join(nantie=10_000), w.join()
     out = w.block([w.mk.pay(a, b, 100), w.mk.pay(a, b, 1_000_000), w.mk.pay(b, a, 10),
                    w.mk.pay(a, b, 200, memo="merci"), w.mk.issue([w.comptoir], b, 5)])
-    assert [r["code"] for r in out.results] == ["ok", "insufficient_funds", "ok", "ok", "ok"]
+    assert [r.reason for r in out.results] == ["ok", "insufficient_funds", "ok", "ok", "ok"]
     header = header_for(CHAIN, "00" * 32, out)
-    leaves = [leaf_hash(tx.id, r) for tx, r in zip(out.txs, out.results, strict=True)]
+    leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]
     return {"out": out, "header": header, "leaves": leaves}
 
 
@@ -323,8 +323,8 @@ def receipt(block: dict[str, Any], index: int = 3, signers: tuple[int, ...] | li
             validators: tuple[str, ...] = VALIDATOR_KEYS) -> dict[str, Any]:
     out, header = block["out"], block["header"]
     sigs = {VALIDATOR_KEYS[i]: sign_header(VALIDATORS[i], header.hash) for i in signers}
-    return copy.deepcopy(build_receipt(out.txs[index].to_json(), out.results[index], index,
-                                       block["leaves"], header, sigs, validators))
+    return copy.deepcopy(build_receipt(out.txs[index].to_json(), out.results[index].to_json(),
+                                       index, block["leaves"], header, sigs, validators))
 
 
 def invalid(r: Any, trusted: tuple[str, ...] | None = None) -> str:
@@ -340,7 +340,7 @@ def test_a_receipt_verifies_for_every_transaction_of_the_block(
     r = receipt(block, index)
     assert verify_receipt(r, VALIDATOR_KEYS) == block["header"]
     assert verify_receipt(json.loads(json.dumps(r))) == block["header"]
-    assert r["result"] == block["out"].results[index]
+    assert r["result"] == block["out"].results[index].to_json()
 
 
 def test_a_receipt_of_a_refusal_proves_the_refusal(block: dict[str, Any]) -> None:
@@ -433,8 +433,8 @@ def test_a_single_validator_chain() -> None:
     header = header_for(CHAIN, "00" * 32, out)
     key = w.genesis.validator
     validators = w.genesis.config.validators
-    leaves = [leaf_hash(tx.id, r) for tx, r in zip(out.txs, out.results, strict=True)]
-    r = build_receipt(out.txs[0].to_json(), out.results[0], 0, leaves, header,
+    leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]
+    r = build_receipt(out.txs[0].to_json(), out.results[0].to_json(), 0, leaves, header,
                       {validators[0]: sign_header(key, header.hash)}, validators)
     assert r["proof"] == []
     assert verify_receipt(r, validators) == header

@@ -34,6 +34,7 @@ from rich.table import Table
 
 from ..ledger import (
     DESCRIPTIONS,
+    TX_TYPES,
     ChainConfig,
     Reason,
     Tx,
@@ -393,23 +394,6 @@ def pay(
 # -- lien balance / history ------------------------------------------------------------------------
 
 STATUS_FR = {"pending": "en attente", "active": "actif", "locked": "bloqué", "closed": "fermé"}
-OPERATIONS_FR = {
-    "transfer": "paiement",
-    "issue": "émission",
-    "reconvert": "reconversion",
-    "open_account": "ouverture",
-    "join_currency": "adhésion",
-    "set_status": "statut",
-    "set_roles": "rôles",
-    "set_limits": "limites",
-    "rotate_key": "clés",
-    "recover_key": "récupération",
-    "veto_recovery": "veto",
-    "delegate": "délégation",
-    "revoke_delegation": "révocation",
-    "create_currency": "création de monnaie",
-    "set_policy": "règles de la monnaie",
-}
 
 
 def balance(
@@ -521,7 +505,7 @@ def _history_row(account_id: str, item: dict[str, Any]) -> tuple[str, ...]:
     return (
         str(item["seq"]),
         str(item["height"]),
-        OPERATIONS_FR.get(kind, kind),
+        TX_TYPES.label(kind, "fr"),
         amount,
         format_account_id(other) if other else "",
         str(item["result"].get("code", "")),

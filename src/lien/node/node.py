@@ -37,7 +37,6 @@ from ..ledger import (
     limits,
     signatures_valid,
 )
-from ..ledger.encoding import canonical_trusted
 from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import ChainStore
 
@@ -357,8 +356,8 @@ class Node:
     def _commit(self, txs: list[Tx], time_ms: int, position: int) -> None:
         outcome = apply_block(self.state, txs, time_ms)
         touched = outcome.touched
-        encoded = [canonical_trusted(result) for result in outcome.results]
-        header = header_for(self.chain_id, self.last_hash, outcome, encoded)
+        encoded = [result.encoded for result in outcome.results]
+        header = header_for(self.chain_id, self.last_hash, outcome)
         signatures = {}
         if self.validator_key is not None:
             signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
@@ -382,7 +381,7 @@ class Node:
             for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
                 pending = self._pending.pop(tx.id, None)
                 if pending is not None:
-                    done.append((pending, Status(tx.id, state, result, header.height,
+                    done.append((pending, Status(tx.id, state, result.to_json(), header.height,
                                                  first_seq + i)))
             for tx, error in outcome.dropped:
                 pending = self._pending.pop(tx.id, None)
@@ -394,7 +393,7 @@ class Node:
                 waiter(status)
         if self._listeners:
             for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results)):
-                event = {"id": tx.id, "type": tx.type, "result": result,
+                event = {"id": tx.id, "type": tx.type, "result": result.to_json(),
                          "height": header.height, "seq": first_seq + i, "status": state}
                 for account in touched[i]:
                     for listener in list(self._listeners):
