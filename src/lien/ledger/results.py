@@ -21,6 +21,10 @@ from .reasons import Reason
 #: A structured value of a result: an amount, a count, an account id, a status...
 Value = int | str
 
+#: Each reason's code as a plain string (``Reason.value`` is a slow descriptor, and results
+#: are made for every transaction).
+_CODES = {reason: reason.value for reason in Reason}
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -46,7 +50,9 @@ class Result:
 
     def to_json(self) -> dict[str, Value]:
         """The wire form: a new dict on every call (callers may keep or change it)."""
-        return {"code": self.reason.value, **dict(self.values)}
+        wire: dict[str, Value] = {"code": _CODES[self.reason]}
+        wire.update(self.values)
+        return wire
 
     def value(self, name: str) -> Value:
         """One structured value by name; KeyError when the result has no such member."""
