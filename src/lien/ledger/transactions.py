@@ -1,4 +1,4 @@
-"""Transactions: the signed envelope, the body of each type, strict parsing and signing.
+"""Transactions: the signed envelope, strict parsing of bodies, signing and signatures.
 
 Wire form (canonical JSON, see docs/protocol.md)::
 

@@ -12,7 +12,8 @@ everything the ledger knows about it:
   state update, returning the ``Result``;
 * ``accounts(state, tx)`` — whose history the transaction goes into: every field checked by
   ``fields.account``, plus what ``more_accounts`` adds. It runs on the state as it is just before
-  the transaction executes.
+  the transaction executes, before any check: whether it is then refused or not, the accounts
+  it names see it, and ``more_accounts`` must not assume that what it reads exists.
 
 ``Registry`` maps names to types. The protocol's registry (``TX_TYPES``) is fixed; ``extended``
 builds another one, which parsing and ``apply_block`` accept as a parameter (tests define toy
