@@ -317,7 +317,7 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
             "dropped": [{"index": i, "code": err.reason.value}
                         for i, err in zip(_dropped_indexes(txs, outcome.txs),
                                           (e for _, e in outcome.dropped), strict=True)],
-            "results": outcome.results,
+            "results": [r.to_json() for r in outcome.results],
             "changed_lines": lines,
             "state_root": outcome.state_root.hex(),
             "header": header.to_json(),
@@ -326,14 +326,15 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
             "signatures": [{"key": pub("validator"), "sig": sig.hex()}],
         })
         if outcome.height == 2:
-            leaves = [merkle.leaf_hash(tx.id, r) for tx, r in zip(outcome.txs, outcome.results)]
+            leaves = [merkle.leaf_hash_encoded(tx.id, r.encoded)
+                      for tx, r in zip(outcome.txs, outcome.results, strict=True)]
             merkle_vector = {
                 "kind": "merkle",
                 "block_height": 2,
                 "leaves": [
-                    {"tx_id": tx.id, "result": r,
-                     "result_canonical": canonical(r).decode(), "leaf": leaf.hex()}
-                    for tx, r, leaf in zip(outcome.txs, outcome.results, leaves)
+                    {"tx_id": tx.id, "result": r.to_json(),
+                     "result_canonical": r.encoded.decode(), "leaf": leaf.hex()}
+                    for tx, r, leaf in zip(outcome.txs, outcome.results, leaves, strict=True)
                 ],
                 "root": merkle.root(leaves).hex(),
                 "proofs": [
@@ -344,7 +345,7 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
             }
             pay_index = [tx.id for tx in outcome.txs].index(s["pay"].id)
             receipt = build_receipt(
-                s["pay"].to_json(), outcome.results[pay_index], pay_index, leaves, header,
+                s["pay"].to_json(), outcome.results[pay_index].to_json(), pay_index, leaves, header,
                 {pub("validator"): sig}, config.validators,
             )
         prev = header.hash

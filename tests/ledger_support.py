@@ -53,7 +53,7 @@ class World:
         self.replayable = True
         self._members = 0
         out = self.block(self.genesis.bootstrap)
-        assert [r["code"] for r in out.results] == ["ok"] * len(self.genesis.bootstrap)
+        assert [r.reason for r in out.results] == ["ok"] * len(self.genesis.bootstrap)
 
     # -- who is who ------------------------------------------------------------------------------
     @property
@@ -89,7 +89,7 @@ class World:
 
     def ok(self, tx: Tx) -> Result:
         result = self.run(tx)
-        assert result["code"] == "ok", result
+        assert result.reason is Reason.OK, result
         return result
 
     def refuse(self, tx: Tx, reason: Reason) -> Result:
@@ -97,7 +97,7 @@ class World:
         over an empty list of changes."""
         before, root = self.state.all_lines(), self.state.state_root
         result = self.run(tx)
-        assert result["code"] == reason.value, result
+        assert result.reason is reason, result
         assert self.state.all_lines() == before
         assert self.state.state_root == next_state_root(root, [])
         return result

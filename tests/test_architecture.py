@@ -92,8 +92,9 @@ def test_the_core_and_the_web_layer_use_only_their_libraries() -> None:
 def test_the_public_apis_are_pinned() -> None:
     assert sorted(lien.ledger.__all__) == [
         "Account", "BlockOutcome", "ChainConfig", "Currency", "DESCRIPTIONS", "Delegation",
-        "HANDLERS", "InvariantBroken", "Membership", "Reason", "Result", "Signature", "State",
-        "TYPES", "Tx", "TxError", "account_id_for_key", "apply_block", "canonical",
+        "InvariantBroken", "Membership", "OK", "Reason", "Registry", "Result", "Signature",
+        "State", "TX_TYPES", "Tx", "TxError", "TxType", "account_id_for_key", "apply_block",
+        "canonical",
         "check_all_invariants", "check_body", "check_freshness", "check_signatures",
         "decode_tx", "default_split", "format_account_id", "format_amount", "is_account_id",
         "limits", "parse_account_id", "parse_amount", "parse_json", "parse_tx", "sign_body",

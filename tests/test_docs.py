@@ -9,18 +9,19 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lien.ledger import DESCRIPTIONS, HANDLERS, TYPES, Reason, limits
-from lien.ledger import execute
+from lien.ledger import DESCRIPTIONS, TX_TYPES, Reason, limits
 from lien.ledger.crypto import BLOCK_DOMAIN, TX_DOMAIN
+from lien.ledger.fields import COMMON, KINDS, POLICY, ROLES, STATUSES
 from lien.ledger.ids import ACCOUNT_DOMAIN, ALPHABET
 from lien.ledger.reasons import ADMISSION
-from lien.ledger.transactions import COMMON, KINDS, POLICY, ROLES, STATUSES
+from lien.ledger.types import LANGUAGES, common, set_status
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -71,14 +72,16 @@ def test_the_reason_table_matches_the_code() -> None:
 
 
 # -- transaction types -------------------------------------------------------------------------------
-def test_types_and_handlers_agree() -> None:
-    assert set(TYPES) == set(HANDLERS)
+def test_every_type_is_one_unit_named_and_labelled() -> None:
+    for name, unit in TX_TYPES.items():
+        assert unit.name == name
+        assert set(unit.labels) == set(LANGUAGES) and all(unit.labels.values()), name
 
 
-@pytest.mark.parametrize("tx_type", list(TYPES))
+@pytest.mark.parametrize("tx_type", list(TX_TYPES))
 def test_every_type_has_a_heading_and_its_fields(tx_type: str) -> None:
     text = section(f"### `{tx_type}`")
-    required, optional = TYPES[tx_type]
+    required, optional = TX_TYPES[tx_type].required, TX_TYPES[tx_type].optional
     for name in required:
         assert re.search(rf"^\| `{name}` \| required \|", text, re.M), f"{tx_type}.{name}"
     for name in optional:
@@ -108,31 +111,43 @@ def mentions(text: str, code: str) -> bool:
 
 
 #: helpers whose checks the document names once, as a sequence, instead of in every type
-SEQUENCES = {"_check_role": "*R(", "_check_quorum": "*Q*", "_target": "*T("}
+SEQUENCES = {"check_role": "*R(", "check_quorum": "*Q*", "target": "*T("}
+
+
+def _callee(func: Callable[..., Any], prefix: str, name: str) -> Callable[..., Any] | None:
+    """The function of a transaction type's module (or of ``common``) that ``func`` calls."""
+    home = common if prefix == "common." else sys.modules[func.__module__]
+    target = vars(home).get(name)
+    if inspect.isfunction(target) and target.__module__.startswith("lien.ledger.types"):
+        return target
+    return None
 
 
 def _reasons_of(func: Callable[..., Any], seen: set[str]) -> tuple[set[str], set[str]]:
-    """(reason codes a handler returns directly or through plain helpers, sequences it uses)."""
+    """(reason codes a type's execution refuses with, directly or through the helpers it calls,
+    and the named check sequences it runs)."""
     source = inspect.getsource(func)
     codes = {Reason[name].value for name in re.findall(r"Reason\.([A-Z_]+)", source)}
     sequences: set[str] = set()
-    for name in re.findall(r"\b(_[a-z_]+|default_split)\(", source):
-        if name in seen or not callable(getattr(execute, name, None)):
+    for prefix, name in re.findall(r"(?<![\w.])(common\.)?([a-z_][a-z0-9_]*)\(", source):
+        callee = _callee(func, prefix, name)
+        if callee is None or callee.__qualname__ in seen:
             continue
-        seen.add(name)
-        if name in SEQUENCES:
+        seen.add(callee.__qualname__)
+        if name in SEQUENCES and callee.__module__ == common.__name__:
             sequences.add(name)
             continue
-        more_codes, more_sequences = _reasons_of(getattr(execute, name), seen)
+        more_codes, more_sequences = _reasons_of(callee, seen)
         codes |= more_codes
         sequences |= more_sequences
     return codes, sequences
 
 
-@pytest.mark.parametrize("tx_type", list(TYPES))
+@pytest.mark.parametrize("tx_type", list(TX_TYPES))
 def test_every_execution_code_of_a_type_is_documented_in_its_section(tx_type: str) -> None:
     text = section(f"### `{tx_type}`")
-    codes, sequences = _reasons_of(HANDLERS[tx_type], {HANDLERS[tx_type].__name__})
+    execute = TX_TYPES[tx_type].execute
+    codes, sequences = _reasons_of(execute, {execute.__qualname__})
     for code in codes:
         assert mentions(text, code), f"{tx_type} can return {code}"
     for helper in sequences:
@@ -143,14 +158,14 @@ def test_every_execution_code_of_a_type_is_documented_in_its_section(tx_type: st
 def test_the_check_sequences_list_their_codes() -> None:
     text = section("### How execution checks and what it returns")
     for helper in SEQUENCES:
-        codes, _ = _reasons_of(getattr(execute, helper), {helper})
+        codes, _ = _reasons_of(getattr(common, helper), {helper})
         for code in codes:
             assert mentions(text, code), f"{helper} can return {code}"
 
 
 def test_status_transitions_are_documented() -> None:
     text = " ".join(section("### `set_status`").split())
-    for old, targets in execute.TRANSITIONS.items():
+    for old, targets in set_status.TRANSITIONS.items():
         if targets:
             expected = f"`{old}` → " + " or ".join(f"`{t}`" for t in targets)
             assert expected in text, expected

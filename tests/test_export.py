@@ -48,14 +48,14 @@ def test_export_is_re_verifiable_from_genesis_by_anyone(tmp_path: Path) -> None:
         assert [tx.id for tx in txs] == [t["id"] for t in line["transactions"]]
         outcome = apply_block(state, txs, line["header"]["time_ms"], verify_signatures=True)
         assert not outcome.dropped
-        assert outcome.results == [t["result"] for t in line["transactions"]]
+        assert [r.to_json() for r in outcome.results] == [t["result"] for t in line["transactions"]]
         header = header_for(config.chain_id, prev, outcome)
         assert header == Header.from_json(line["header"])
         assert header.hash == line["hash"]
         signatures = {s["key"]: bytes.fromhex(s["sig"]) for s in line["signatures"]}
         assert validators.is_final(header.hash, signatures)
         prev = header.hash
-        codes += [r["code"] for r in outcome.results]
+        codes += [r.reason.value for r in outcome.results]
     check_all_invariants(state)
     # 100,00 of nantie and 200,00 of credit (the default floor): 25 + 50 + 75 + 100 LIEN
     # pass; the fifth would reach 375,00 LIEN and is refused, as is every larger one after it.

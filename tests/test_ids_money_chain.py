@@ -180,12 +180,35 @@ def test_parse_amount(text: str, minor: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", ".", ",", "abc", "12,345", "1.2.3", "1,234.56", "1e3", "12,5€", "--5", "+-5",
-     "-", "١٢", "12,-5", "0x10", "1_000"],
+    ["", " ", ".", ",", "abc", "12,345", "1.2.3", "1e3", "12,5€", "--5", "+-5",
+     "-", "١٢", "12,-5", "0x10", "1_000", "1,23,456", "1,234,56", "1,2.3,4", "12,5.0", "1,,234",
+     "1.234.5", "12,3456"],
 )
 def test_parse_amount_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_amount(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [("1,234.56", 123_456), ("1.234,56", 123_456), ("1,234,567", 123_456_700),
+     ("1,234,567.89", 123_456_789), ("-1,234.5", -123_450), ("1,234.", 123_400),
+     ("12.50", 1250), ("1234,5", 123_450)],
+)
+def test_parse_amount_reads_english_thousands_separators(text: str, minor: int) -> None:
+    assert parse_amount(text) == minor
+
+
+@pytest.mark.parametrize("text", ["1,234", "1.234", "12,345", "-1,234", "1 234,567"])
+def test_parse_amount_refuses_one_mark_before_three_digits_as_ambiguous(text: str) -> None:
+    """``1,234`` is 1234 in English and 1,234 in French: refused, never guessed."""
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize("minor", [0, 5, 1_234_56, -98_765_432_10])
+def test_amounts_round_trip_through_english_text(minor: int) -> None:
+    assert parse_amount(format_amount(minor, locale="en")) == minor
 
 
 def test_amounts_round_trip_through_french_text() -> None:
@@ -290,9 +313,9 @@ def block() -> dict[str, Any]:
     a, b = w.join(nantie=10_000), w.join()
     out = w.block([w.mk.pay(a, b, 100), w.mk.pay(a, b, 1_000_000), w.mk.pay(b, a, 10),
                    w.mk.pay(a, b, 200, memo="merci"), w.mk.issue([w.comptoir], b, 5)])
-    assert [r["code"] for r in out.results] == ["ok", "insufficient_funds", "ok", "ok", "ok"]
+    assert [r.reason for r in out.results] == ["ok", "insufficient_funds", "ok", "ok", "ok"]
     header = header_for(CHAIN, "00" * 32, out)
-    leaves = [leaf_hash(tx.id, r) for tx, r in zip(out.txs, out.results, strict=True)]
+    leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]
     return {"out": out, "header": header, "leaves": leaves}
 
 
@@ -300,8 +323,8 @@ def receipt(block: dict[str, Any], index: int = 3, signers: tuple[int, ...] | li
             validators: tuple[str, ...] = VALIDATOR_KEYS) -> dict[str, Any]:
     out, header = block["out"], block["header"]
     sigs = {VALIDATOR_KEYS[i]: sign_header(VALIDATORS[i], header.hash) for i in signers}
-    return copy.deepcopy(build_receipt(out.txs[index].to_json(), out.results[index], index,
-                                       block["leaves"], header, sigs, validators))
+    return copy.deepcopy(build_receipt(out.txs[index].to_json(), out.results[index].to_json(),
+                                       index, block["leaves"], header, sigs, validators))
 
 
 def invalid(r: Any, trusted: tuple[str, ...] | None = None) -> str:
@@ -317,7 +340,7 @@ def test_a_receipt_verifies_for_every_transaction_of_the_block(
     r = receipt(block, index)
     assert verify_receipt(r, VALIDATOR_KEYS) == block["header"]
     assert verify_receipt(json.loads(json.dumps(r))) == block["header"]
-    assert r["result"] == block["out"].results[index]
+    assert r["result"] == block["out"].results[index].to_json()
 
 
 def test_a_receipt_of_a_refusal_proves_the_refusal(block: dict[str, Any]) -> None:
@@ -410,8 +433,8 @@ def test_a_single_validator_chain() -> None:
     header = header_for(CHAIN, "00" * 32, out)
     key = w.genesis.validator
     validators = w.genesis.config.validators
-    leaves = [leaf_hash(tx.id, r) for tx, r in zip(out.txs, out.results, strict=True)]
-    r = build_receipt(out.txs[0].to_json(), out.results[0], 0, leaves, header,
+    leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]
+    r = build_receipt(out.txs[0].to_json(), out.results[0].to_json(), 0, leaves, header,
                       {validators[0]: sign_header(key, header.hash)}, validators)
     assert r["proof"] == []
     assert verify_receipt(r, validators) == header

@@ -41,9 +41,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import lien.ledger.execute as execute
+import lien.ledger.types.common as common
+import lien.ledger.types.transfer as transfer
 from lien.ledger import (
     InvariantBroken,
+    Reason,
+    Result,
     Signature,
     State,
     Tx,
@@ -52,6 +55,7 @@ from lien.ledger import (
     decode_tx,
     sign_body,
 )
+from lien.ledger.types.reconvert import Reconvert
 from lien.wallet import Member, TxMaker
 
 from property_support import (
@@ -189,7 +193,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.commit_block(1)
         self.pending = [Sub(tx) for tx in FIRST_MEMBERS]
         self.commit_block(1)
-        assert all(r["code"] == "ok" for _, _, _, results in self.log for r in results)
+        assert all(r.reason is Reason.OK for _, _, _, results in self.log for r in results)
 
     # -- choosing (by name, so that a failing example reads as a story) --------------------------
     def names(self, account_ids: Any) -> list[str]:
@@ -312,12 +316,12 @@ class LedgerMachine(RuleBasedStateMachine):
             tx, result = next(included, (None, None))
             assert tx is sub.tx, f"{sub.tx.type} should be included, not dropped"
             problems, effect, extra = model.predict(tx)
-            event(f"{tx.type}: {result['code']}")
+            event(f"{tx.type}: {result.reason}")
             what = f"{tx.type} {tx.body}: ledger says {result}"
             if problems:
-                assert result["code"] in problems, f"model expects one of {problems}; {what}"
+                assert result.reason in problems, f"model expects one of {problems}; {what}"
             else:
-                assert result == {"code": "ok", **extra}, f"model expects ok {extra}; {what}"
+                assert result.to_json() == {"code": "ok", **extra}, f"model expects ok {extra}; {what}"
                 effect()
         assert next(included, None) is None and next(dropped, None) is None
         model.executed |= in_block
@@ -694,7 +698,7 @@ def _funded_state() -> tuple[State, list[str]]:
         maker.open(a), maker.open(b), maker.approve(ADMINS[0], a), maker.approve(ADMINS[0], b),
         maker.issue([COMPTOIR], a, 10_000), maker.pay(a, b, 15_000),
     ], T0 + 2)
-    assert [r["code"] for r in outcome.results] == ["ok"] * 6
+    assert [r.reason for r in outcome.results] == ["ok"] * 6
     check_all_invariants(state)
     assert_money_rules(state)
     return state, [a.account, b.account]
@@ -755,7 +759,7 @@ def test_the_machine_catches_a_payment_below_the_floor(monkeypatch: pytest.Monke
         nantie = min(amount - min(amount, max(payer.credit, 0)), payer.nantie)
         return nantie, amount - nantie
 
-    monkeypatch.setattr(execute, "default_split", split_without_floor)
+    monkeypatch.setattr(transfer, "default_split", split_without_floor)
     with pytest.raises(AssertionError, match="outside|model expects"):
         run_state_machine_as_test(LedgerMachine, settings=MUTANT_SETTINGS)
 
@@ -765,21 +769,20 @@ def test_the_machine_catches_a_fee_counted_as_reconverted(
 ) -> None:
     """Same results, same balances, but the fee also counted as destroyed: supply drifts from
     the balances, and the money rules of this file (checked before the model) must say so."""
-    reconvert = execute.HANDLERS["reconvert"]
+    reconvert = Reconvert.execute
 
-    def reconvert_counting_the_fee(state: State, tx: Tx) -> dict[str, Any]:
-        result = reconvert(state, tx)
-        if result["code"] == "ok":
-            state.currencies[tx.body["currency"]].reconverted_minor += result["fee"]
+    def reconvert_counting_the_fee(self: Reconvert, state: State, tx: Tx) -> Result:
+        result = reconvert(self, state, tx)
+        state.currencies[tx.body["currency"]].reconverted_minor += int(result.value("fee"))
         return result
 
-    monkeypatch.setitem(execute.HANDLERS, "reconvert", reconvert_counting_the_fee)
+    monkeypatch.setattr(Reconvert, "execute", reconvert_counting_the_fee)
     with pytest.raises(AssertionError, match="sums to"):
         run_state_machine_as_test(LedgerMachine, settings=MUTANT_SETTINGS)
 
 
 def test_the_machine_catches_a_missing_quorum(monkeypatch: pytest.MonkeyPatch) -> None:
     """M-of-N never enforced keeps every sum right: only the reference model can catch it."""
-    monkeypatch.setattr(execute, "_check_quorum", lambda state, tx, code: None)
+    monkeypatch.setattr(common, "check_quorum", lambda state, tx, code: None)
     with pytest.raises(AssertionError, match="model expects one of"):
         run_state_machine_as_test(LedgerMachine, settings=MUTANT_SETTINGS)

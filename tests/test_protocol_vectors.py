@@ -269,8 +269,9 @@ def test_chain_vectors() -> None:
             tx.id for i, tx in enumerate(txs) if i not in dropped
         ]
         assert [err.reason.value for _, err in outcome.dropped] == list(dropped.values())
-        assert outcome.results == block["results"]
-        codes |= {r["code"] for r in outcome.results} | set(dropped.values())
+        assert [r.to_json() for r in outcome.results] == block["results"]
+        assert [r.encoded for r in outcome.results] == [canonical(r) for r in block["results"]]
+        codes |= {r.reason.value for r in outcome.results} | set(dropped.values())
 
         lines = state.change_lines()
         state.take_changes()
@@ -284,7 +285,8 @@ def test_chain_vectors() -> None:
         assert Header.from_json(block["header"]) == header
         assert block["header"]["prev"] == prev_hash
         assert block["header"]["tx_count"] == len(outcome.txs)
-        leaves = [merkle.leaf_hash(tx.id, r) for tx, r in zip(outcome.txs, outcome.results)]
+        leaves = [merkle.leaf_hash(tx.id, r.to_json())
+                  for tx, r in zip(outcome.txs, outcome.results, strict=True)]
         assert block["header"]["tx_root"] == mth(leaves).hex()
         assert canonical(block["header"]).decode() == block["header_canonical"]
         assert hashlib.sha256(canonical(block["header"])).hexdigest() == block["hash"]

@@ -66,13 +66,11 @@ class Header:
         return sha256(self.encode()).hex()
 
 
-def header_for(chain_id: str, prev_hash: str, outcome: BlockOutcome,
-               encoded_results: list[bytes] | None = None) -> Header:
-    """The header of an executed block; ``encoded_results`` (canonical JSON of each result,
-    when the caller has them already) saves encoding them twice."""
-    if encoded_results is None:
-        encoded_results = [canonical_trusted(r) for r in outcome.results]
-    leaves = [merkle.leaf_hash_encoded(tx.id, r) for tx, r in zip(outcome.txs, encoded_results)]
+def header_for(chain_id: str, prev_hash: str, outcome: BlockOutcome) -> Header:
+    """The header of an executed block: its leaves hash each result's ``encoded`` bytes (made
+    once, when the result was)."""
+    leaves = [merkle.leaf_hash_encoded(tx.id, r.encoded)
+              for tx, r in zip(outcome.txs, outcome.results, strict=True)]
     return Header(
         chain=chain_id,
         height=outcome.height,

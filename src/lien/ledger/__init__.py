@@ -1,30 +1,35 @@
 """The ledger core: pure and deterministic, no I/O, no clock; imports nothing else of ours.
 
-Public API (pinned by tests/test_public_api.py)::
+Public API (pinned by tests/test_architecture.py)::
 
     parse_tx / decode_tx / sign_body   — transactions and their canonical encoding
+    TX_TYPES, TxType, Registry         — the transaction types: one unit per type
+                                         (fields, static checks, execution, history, labels)
     apply_block                        — execute a block on a State
+    Result, OK                         — the immutable result of an executed transaction
     State, ChainConfig                 — the hot state and the genesis document
     Reason, TxError, InvariantBroken   — errors as data, and the one that stops a node
+
+Modules: ``fields`` (field checks), ``transactions`` (envelope, parsing, signatures),
+``types/`` (one module per transaction type, ``common`` for what they share, ``base`` for the
+unit and the registry), ``results``, ``execute`` (the block pipeline and the invariants),
+``state``, ``encoding``, ``crypto``, ``ids``, ``money``, ``limits``, ``reasons``.
 """
 
 from . import limits
 from .encoding import canonical, parse_json
 from .execute import (
-    HANDLERS,
     BlockOutcome,
     InvariantBroken,
-    Result,
     apply_block,
     check_all_invariants,
-    default_split,
 )
 from .ids import account_id_for_key, format_account_id, is_account_id, parse_account_id
 from .money import format_amount, parse_amount
 from .reasons import DESCRIPTIONS, Reason, TxError
+from .results import OK, Result
 from .state import Account, ChainConfig, Currency, Delegation, Membership, State
 from .transactions import (
-    TYPES,
     Signature,
     Tx,
     check_body,
@@ -35,11 +40,12 @@ from .transactions import (
     sign_body,
     signatures_valid,
 )
+from .types import TX_TYPES, Registry, TxType, default_split
 
 __all__ = [
     "DESCRIPTIONS",
-    "HANDLERS",
-    "TYPES",
+    "OK",
+    "TX_TYPES",
     "Account",
     "BlockOutcome",
     "ChainConfig",
@@ -48,11 +54,13 @@ __all__ = [
     "InvariantBroken",
     "Membership",
     "Reason",
+    "Registry",
     "Result",
     "Signature",
     "State",
     "Tx",
     "TxError",
+    "TxType",
     "account_id_for_key",
     "apply_block",
     "canonical",

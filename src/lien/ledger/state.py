@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import limits
 from .crypto import sha256
 from .encoding import canonical_trusted
 
@@ -105,7 +106,7 @@ class ChainConfig:
             "validators": list(self.validators),
             "governors": list(self.governors),
             "governor_quorum": self.governor_quorum,
-            "protocol": 1,
+            "protocol": limits.PROTOCOL_VERSION,
         }
 
     @classmethod

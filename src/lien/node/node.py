@@ -39,7 +39,6 @@ from ..chain import Header, ValidatorSet, header_for, leaf_hash, sign_header
 from ..chain.receipt import build_receipt
 from ..ledger import (
     BlockOutcome,
-    Reason,
     State,
     Tx,
     TxError,
@@ -52,8 +51,8 @@ from ..ledger import (
     parse_json,
     signatures_valid,
 )
-from ..ledger.encoding import canonical_trusted
 from ..ledger.crypto import sha256_hex
+from ..ledger.transactions import signature_refusal
 from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import ChainStore
 from .signing import SigningRecord
@@ -344,7 +343,7 @@ class Node:
             if ok:
                 admitted.append(i)
             else:
-                outcomes[i] = bad_signature()
+                outcomes[i] = signature_refusal()
         known = self._queue([txs[i] for i in admitted], waiter)
         for i, status in zip(admitted, known, strict=True):
             outcomes[i] = status
@@ -486,8 +485,7 @@ class Node:
     def _execute(self, block: CutBlock) -> None:
         txs, refused = self._transactions_of(block.entries)
         outcome = apply_block(self.state, txs, block.time_ms)
-        encoded = [canonical_trusted(result) for result in outcome.results]
-        header = header_for(self.chain_id, self.last_hash, outcome, encoded)
+        header = header_for(self.chain_id, self.last_hash, outcome)
         signatures = {}
         if self.validator_key is not None:
             if self.signing is not None:
@@ -497,7 +495,7 @@ class Node:
             )
         refused += [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
         first_seq = self.store.commit_block(
-            header, signatures, outcome.txs, encoded, outcome.touched,
+            header, signatures, outcome.txs, [r.encoded for r in outcome.results], outcome.touched,
             self.state.take_changes(), block.last_position, refused,
         )
         self.last_hash = header.hash
@@ -530,7 +528,7 @@ class Node:
             if ok:
                 mine[i] = tx
             else:
-                refusal = bad_signature()
+                refusal = signature_refusal()
                 log.warning("log entry %d: transaction %s refused: %s",
                             entries[i].position, tx.id, refusal)
                 refused.append((tx.id, refusal.reason.value, refusal.detail))
@@ -545,8 +543,8 @@ class Node:
             for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results, strict=True)):
                 pending = self._pending.pop(tx.id, None)
                 if pending is not None:
-                    done.append((pending.waiters, Status(tx.id, state, result, header.height,
-                                                         first_seq + i)))
+                    done.append((pending.waiters, Status(tx.id, state, result.to_json(),
+                                                         header.height, first_seq + i)))
             for tx_id, reason, detail in refused:
                 pending = self._pending.pop(tx_id, None)
                 if pending is not None:
@@ -557,7 +555,8 @@ class Node:
                 waiter(status)
         if self._listeners:
             for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results, strict=True)):
-                event = TxEvent(tx.id, tx.type, result, header.height, first_seq + i, state)
+                event = TxEvent(tx.id, tx.type, result.to_json(), header.height,
+                                first_seq + i, state)
                 for account in outcome.touched[i]:
                     for listener in list(self._listeners):
                         listener(account, event)
@@ -613,7 +612,3 @@ def entry_id(data: bytes) -> str:
     except (TxError, TypeError, KeyError):
         pass
     return sha256_hex(data)
-
-
-def bad_signature() -> TxError:
-    return TxError(Reason.BAD_SIGNATURE, "a signature does not verify")

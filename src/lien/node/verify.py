@@ -20,7 +20,6 @@ from ..chain import ValidatorSet, header_for
 from ..ledger import State, TxError, apply_block, check_all_invariants, signatures_valid
 from ..ledger.execute import InvariantBroken
 from ..ledger import Tx
-from ..ledger.encoding import canonical_trusted
 from ..ledger.transactions import Signature
 from ..store import ChainStore, RawTx, StoreError, StoredBlock, tx_from_row
 from ..store.store import unpack_signatures
@@ -205,13 +204,12 @@ def _verify_block(
         tx, error = outcome.dropped[0]
         raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
     _verify_postings(h, first_seq, outcome.touched, postings)
-    encoded = [canonical_trusted(result) for result in outcome.results]
-    for s, result in zip(stored, encoded):
-        if s.result != result.decode():
+    for s, result in zip(stored, outcome.results, strict=True):
+        if s.result != result.encoded.decode():
             raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) stored result "
-                          f"{s.result} but re-execution gives {result.decode()}", h)
+                          f"{s.result} but re-execution gives {result.encoded.decode()}", h)
     state.take_changes()
-    header = header_for(state.config.chain_id, prev, outcome, encoded)
+    header = header_for(state.config.chain_id, prev, outcome)
     for name in ("time_ms", "tx_count", "tx_root", "state_root"):
         if getattr(header, name) != getattr(block.header, name):
             raise Problem(f"block {h}: {name} differs from re-execution", h)

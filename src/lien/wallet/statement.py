@@ -22,49 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..ledger import DESCRIPTIONS, Reason, format_amount
+from ..ledger import DESCRIPTIONS, TX_TYPES, Reason, format_amount
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
-
-#: The operations as a member names them: one dict per language, read only through ``label``
-#: (so that it can later read the ledger's own type units instead, in one line).
-_LABELS: dict[Lang, dict[str, str]] = {
-    "fr": {
-        "transfer": "paiement",
-        "issue": "émission",
-        "reconvert": "reconversion",
-        "open_account": "ouverture",
-        "join_currency": "adhésion",
-        "set_status": "statut",
-        "set_roles": "rôles",
-        "set_limits": "limites",
-        "rotate_key": "clés",
-        "recover_key": "récupération",
-        "veto_recovery": "veto",
-        "delegate": "délégation",
-        "revoke_delegation": "révocation",
-        "create_currency": "création de monnaie",
-        "set_policy": "règles de la monnaie",
-    },
-    "en": {
-        "transfer": "payment",
-        "issue": "issue",
-        "reconvert": "reconversion",
-        "open_account": "account opened",
-        "join_currency": "joined currency",
-        "set_status": "status",
-        "set_roles": "roles",
-        "set_limits": "limits",
-        "rotate_key": "keys",
-        "recover_key": "key recovery",
-        "veto_recovery": "veto",
-        "delegate": "delegation",
-        "revoke_delegation": "delegation revoked",
-        "create_currency": "currency created",
-        "set_policy": "currency rules",
-    },
-}
 
 _STATUSES: dict[Lang, dict[str, str]] = {
     "fr": {"pending": "en attente", "active": "actif", "locked": "bloqué", "closed": "fermé"},
@@ -120,8 +81,9 @@ class AnswerInvalid(ValueError):
 
 
 def label(type_: str, lang: Lang = "fr") -> str:
-    """The operation ``type_`` as a member names it (the type itself when unknown)."""
-    return _LABELS[lang].get(type_, type_)
+    """The operation ``type_`` as a member names it: the label its ledger unit declares (the
+    type itself when unknown)."""
+    return TX_TYPES.label(type_, lang)
 
 
 def status_label(status: str, lang: Lang = "fr") -> str:
