@@ -87,7 +87,7 @@ async def test_a_statement_reads_each_operation_from_the_accounts_side(env: Env)
     assert (opened.label, opened.amount_minor, opened.counterpart) == ("ouverture", None, "")
 
     english = await statement(env, alice.account, "en")
-    assert [e.label for e in english[:3]] == ["payment", "payment", "issue"]
+    assert [e.label for e in english[:3]] == ["payment", "payment", "issuance"]
     assert english[0].outcome == "refused: not enough nantie (or nantie plus credit) for the amount"
     assert english[1].outcome == "ok"
     assert amount_text(english[1].amount_minor, CODE, "en") == "-12.50 LIEN"

@@ -219,6 +219,9 @@ class Node:
         self._open: list[LogEntry] = []  #: entries read but not yet cut into a block
         self._untick = False  #: the log holds transactions after its last tick
         self._last_tick_ms = 0
+        self._tick_position = 0  #: the last tick this node appended
+        #: the last log entry a committed block consumed
+        self._consumed_position = self._read_position
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
         self._threads: list[threading.Thread] = []
@@ -260,8 +263,9 @@ class Node:
         """Stop admitting, let the block loop execute what the log holds, then stop it."""
         self._running.clear()
         self._wake.set()
-        self._threads[0].join() if self._threads else None
-        self.ordering.close()
+        for thread in self._threads[:1]:  # the admit loop flushes the queue to the log first
+            thread.join()
+        self.ordering.close()  # then the block loop executes what the log holds, and ends
         for thread in self._threads[1:]:
             thread.join()
         self._verify_pool.shutdown()
@@ -419,34 +423,40 @@ class Node:
 
     # -- the admission loop: queue -> log --------------------------------------------------------
     def _admit_loop(self) -> None:
-        """Drain the queue into the log in batches (group commit: while one append is durable,
-        the next batch gathers), each closed by a tick unless ``block_gap_ms_min`` says wait;
-        when the queue empties, flush it before stopping."""
+        """Drain the queue into the log in batches (while one append is made durable, the next
+        batch gathers), and close blocks with ticks; flush the queue before stopping."""
         while True:
             running = self._running.is_set()
             self._wake.wait(self.settings.block_interval_ms / 1000 if running else 0)
             self._wake.clear()
-            while self._append_batch():
+            while self._append_batch(flushing=not running):
                 pass
             if not running:
                 return
 
-    def _append_batch(self) -> bool:
-        """Append one batch (and the tick it calls for); True when more is queued."""
+    def _append_batch(self, flushing: bool = False) -> bool:
+        """Append one batch (and the tick it calls for); True when more is queued.
+
+        Group commit: a tick is appended only once the block loop has consumed the previous
+        one, so while a block executes and commits, the transactions arriving meanwhile wait
+        in the log (already ``accepted``) and the next tick closes them all into one block.
+        Under load blocks grow and the cost of each commit is shared; when idle, a payment
+        waits only for its own block. (``block_gap_ms_min`` can space ticks out further.)"""
         limit = self.settings.block_transactions_max
         with self._lock:
             items, self._incoming = self._incoming[:limit], self._incoming[limit:]
             more = bool(self._incoming)
         now = self.clock()
-        tick = (bool(items) or self._untick) and (
-            now - self._last_tick_ms >= self.settings.block_gap_ms_min
-        )
+        block_loop_idle = self._consumed_position >= self._tick_position
+        tick = (bool(items) or self._untick) and (flushing or (
+            block_loop_idle and now - self._last_tick_ms >= self.settings.block_gap_ms_min))
         if not items and not tick:
             return False
         entries = self.ordering.append([p.encoded for p in items], now, tick)
         self._untick = not tick
         if tick:
             self._last_tick_ms = now
+            self._tick_position = entries[-1].position
         accepted: list[_Pending] = []
         with self._lock:
             for entry, pending in zip(entries, items):
@@ -474,6 +484,8 @@ class Node:
                 )
                 for block in blocks:
                     self._execute(block)
+                if blocks and self._untick:
+                    self._wake.set()  # caught up: the admit loop may close the next block
                 continue
             if not self._running.is_set() and not self._admitting():
                 return
@@ -499,6 +511,7 @@ class Node:
             self.state.take_changes(), block.last_position, refused,
         )
         self.last_hash = header.hash
+        self._consumed_position = block.last_position
         if self.validators.is_final(header.hash, signatures):
             self.final_height = header.height
         self.summary = summarise(self.state, self.last_hash, self.final_height)
