@@ -87,12 +87,13 @@ def serve(
     Example: lien serve --dir var/demo --port 8000
     """
     from ..node.setup import SetupError, open_node
+    from ..store import StoreError
     from ..web.api import create_app
     from ..web.server import make_server
 
     try:
         node = open_node(dir)
-    except SetupError as exc:
+    except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
     node.start()
     _print_logins(dir)

@@ -39,7 +39,7 @@ from ..ledger import (
 )
 from ..ledger.encoding import canonical_trusted
 from ..ordering import EmbeddedLog, LogEntry, OrderingLog, cut_blocks
-from ..store import ChainStore
+from ..store import NodeStore
 
 log = logging.getLogger("lien.node")
 
@@ -104,7 +104,7 @@ class _Pending:
 class Node:
     def __init__(
         self,
-        store: ChainStore,
+        store: NodeStore,
         *,
         validator_key: nacl.signing.SigningKey | None = None,
         ordering: OrderingLog | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..store import ChainStore
+from ..store import LocalStore
 from .base import LogEntry
 
 
@@ -12,7 +12,7 @@ class EmbeddedLog:
     """One writer (the node's loop) appends; positions are gap-free and start after the last
     entry the database holds or consumed."""
 
-    def __init__(self, store: ChainStore) -> None:
+    def __init__(self, store: LocalStore) -> None:
         self.store = store
         self.position = store.log_last_position()
 
