@@ -466,12 +466,13 @@ class Store:
                 end = chunk[-1].first_seq + chunk[-1].header.tx_count
                 mark = self._mark
                 rows = conn.exec_driver_sql(
-                    "SELECT seq, height, id, body, signatures, result FROM transactions "
+                    "SELECT seq, height, id, body, signatures, result, expires FROM transactions "
                     f"WHERE seq >= {mark} AND seq < {mark} ORDER BY seq", (start, end),
                 )
                 try:
-                    txs = [RawTx(seq, height, bytes(tx_id).hex(), bytes(body), bytes(sigs), result)
-                           for seq, height, tx_id, body, sigs, result in rows]
+                    txs = [RawTx(seq, height, bytes(tx_id).hex(), bytes(body), bytes(sigs), result,
+                                 expires)
+                           for seq, height, tx_id, body, sigs, result, expires in rows]
                 except DBAPIError as exc:  # a damaged value (not UTF-8, wrong type): name it
                     raise StoreError(
                         f"blocks {chunk[0].header.height}..{chunk[-1].header.height}: a stored "
@@ -599,6 +600,7 @@ class RawTx:
     body: bytes
     signatures: bytes
     result: str
+    expires: int  #: the column ``load_state`` rebuilds the replay memory from
 
 
 def _stored_tx(row: Any) -> StoredTx:
