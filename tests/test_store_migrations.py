@@ -67,7 +67,7 @@ def test_a_node_opens_and_upgrades_a_database_made_before_migrations(tmp_path: P
     store = node.store
     assert isinstance(store, Store)
     try:
-        assert _revision(store) == migrate.head()
+        assert _revision(store) == migrate.HEAD
         assert _drift(store) == []
         # The data is all there, and verifies from genesis.
         assert len(node.state.accounts) == 22
@@ -98,7 +98,7 @@ def test_a_node_opens_and_upgrades_a_database_made_before_migrations(tmp_path: P
         store.dispose()
     # Opening it again is a no-op: it is at the newest revision.
     again = open_store(node_dir)
-    assert again.upgrade() == (migrate.head(), migrate.head())
+    assert again.upgrade() == (migrate.HEAD, migrate.HEAD)
     again.dispose()
 
 
@@ -159,7 +159,7 @@ def test_a_database_without_a_chain_is_left_untouched(tmp_path: Path) -> None:
 def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'node.db'}")
     store.create(make_genesis("lien-drift", wall_clock_ms()).config)
-    assert _revision(store) == migrate.head()
+    assert _revision(store) == migrate.HEAD
     assert _drift(store) == []
     store.dispose()
 
@@ -196,3 +196,17 @@ def test_every_personal_table_is_keyed_by_account_and_apart_from_the_chain() -> 
         assert not personal_names & set(home.tables)
         for table in home.sorted_tables:
             assert not {fk.column.table.name for fk in table.foreign_keys} & personal_names
+
+
+def test_the_revisions_known_without_alembic_are_alembics() -> None:
+    """``migrate.REVISIONS`` lets a node open an up-to-date database without Alembic: it
+    must list exactly the revision files, oldest first, in one line of descent."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.SCRIPTS))
+    scripts = ScriptDirectory.from_config(config)
+    walked = [s.revision for s in scripts.walk_revisions()]  # newest first
+    assert tuple(reversed(walked)) == migrate.REVISIONS
+    assert scripts.get_heads() == [migrate.HEAD]

@@ -119,7 +119,7 @@ def _drift(store: Store) -> list[object]:
 def test_the_migrations_build_exactly_the_models_on_postgres(pg_url: str) -> None:
     store, _ = _chain_with_payments(pg_url)
     with store.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == migrate.head()
+        assert MigrationContext.configure(conn).get_current_revision() == migrate.HEAD
     assert _drift(store) == []
 
 
@@ -135,7 +135,7 @@ def test_a_database_from_before_migrations_is_upgraded_on_postgres(pg_url: str) 
         conn.exec_driver_sql("ALTER TABLE transactions DROP COLUMN expires")
     assert _drift(store) != []
     again = _store(pg_url)
-    assert again.upgrade() == ("0001", migrate.head())
+    assert again.upgrade() == ("0001", migrate.HEAD)
     assert _drift(again) == []
     after = again.load_state()
     assert after.all_lines() == before.all_lines()

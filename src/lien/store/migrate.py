@@ -13,18 +13,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, inspect
+from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
 from . import personal, schema
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 SCRIPTS = Path(__file__).parent / "migrations"
+#: Every revision in ``migrations/versions``, oldest first (a test checks the list against
+#: Alembic's). Known here so that opening an up-to-date database, the common case, reads one
+#: row and does not even import Alembic: a restart stays fast.
+REVISIONS = ("0001", "0002", "0003")
 #: the revision equal to the schema of the databases made before migrations existed
-BASELINE = "0001"
+BASELINE = REVISIONS[0]
+HEAD = REVISIONS[-1]
 
 
 class SchemaError(Exception):
@@ -41,52 +46,47 @@ def target_metadata() -> MetaData:
     return combined
 
 
-def _config(conn: Connection | None = None) -> Config:
+def _config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
-    if conn is not None:
-        config.attributes["connection"] = conn
+    config.attributes["connection"] = conn
     return config
-
-
-def head() -> str:
-    """The newest revision this code knows."""
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
-    assert revision is not None
-    return revision
-
-
-def known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
 
 
 def current(conn: Connection) -> str | None:
     """The database's revision; ``BASELINE`` for a database made before migrations existed,
     None for a database that holds none of our tables."""
-    revision = MigrationContext.configure(conn).get_current_revision()
-    if revision is None and inspect(conn).has_table("node_settings"):
-        return BASELINE
-    return revision
+    tables = inspect(conn)
+    if tables.has_table("alembic_version"):
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if revision is not None:
+            return str(revision)
+    return BASELINE if tables.has_table("node_settings") else None
 
 
 def upgrade(engine: Engine, *, create: bool = False) -> tuple[str | None, str]:
-    """Bring the database to ``head()``; returns (revision before, revision after).
+    """Bring the database to ``HEAD``; returns (revision before, revision after).
 
     ``create`` allows starting from an empty database; without it, a database that holds none
     of our tables is refused and left untouched: opening a wrong URL never creates tables."""
     with engine.begin() as conn:
         before = current(conn)
+        if before == HEAD:
+            return before, HEAD
         if before is None and not create:
             raise SchemaError("no chain in this database: run `lien init`")
-        if before is not None and before not in known_revisions():
+        if before is not None and before not in REVISIONS:
             raise SchemaError(
                 f"the database's schema is at revision {before}, which this version of lien "
-                f"does not know (its newest is {head()}): it was written by a newer lien — "
+                f"does not know (its newest is {HEAD}): it was written by a newer lien — "
                 "run that version, or upgrade lien"
             )
+        from alembic import command
+
         config = _config(conn)
-        if before == BASELINE and MigrationContext.configure(conn).get_current_revision() is None:
+        if before == BASELINE and not inspect(conn).has_table("alembic_version"):
             command.stamp(config, BASELINE)
-        if before != head():
-            command.upgrade(config, "head")
-    return before, head()
+        command.upgrade(config, HEAD)
+    return before, HEAD
