@@ -14,7 +14,7 @@ from lien.ledger import check_all_invariants
 from lien.node.genesis import Member, TxMaker, make_genesis
 from lien.node.node import Node, wall_clock_ms
 from lien.node.verify import verify_store
-from lien.store import Store, StoreError, migrate
+from lien.store import Profile, Store, StoreError, migrate
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -152,3 +152,15 @@ def test_a_newer_database_is_refused_on_postgres(pg_url: str) -> None:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="revision 9999, which this version of lien does not"):
         _store(pg_url).upgrade()
+
+
+def test_personal_data_is_erased_per_member_on_postgres(pg_url: str) -> None:
+    store, _ = _chain_with_payments(pg_url)
+    accounts = sorted(store.load_state().accounts)[:2]
+    for i, account in enumerate(accounts):
+        store.personal.set_profile(Profile(account, f"membre {i}", None, i))
+    assert store.personal.erase_member(accounts[0]) == 1
+    assert store.personal.profile(accounts[0]) is None
+    assert store.personal.profile(accounts[1]) == Profile(accounts[1], "membre 1", None, 1)
+    report = verify_store(store)
+    assert report.ok, report.problem

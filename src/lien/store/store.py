@@ -150,7 +150,8 @@ class Store:
         try:
             return migrate.upgrade(self.engine, create=create)
         except migrate.SchemaError as exc:
-            raise StoreError(f"{self.engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"{where}: {exc}") from exc
 
     @property
     def personal(self) -> PersonalData:
