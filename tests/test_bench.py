@@ -29,3 +29,23 @@ def test_bench_prints_one_json_object_as_its_last_line(tmp_path: Path) -> None:
         assert abs(figures[f"{name}_ratio"] - figures[name] / baseline) < 0.01
     assert 0 < figures["http_latency_p50_ms"] <= figures["http_latency_p99_ms"]
     assert figures["disk_bytes_per_tx"] > 0
+
+
+SCALE_KEYS = {
+    "scale_build_s", "scale_accounts", "scale_transactions", "scale_batch_payments_per_s",
+    "scale_restart_s", "scale_rss_mib", "scale_verify_tx_per_s",
+}
+
+
+def test_the_scale_path_builds_the_history_and_measures_a_restart(tmp_path: Path) -> None:
+    """``lien bench --scale`` at a small size: the chain has exactly the transactions asked
+    for, a served node restarts on it and answers, and verify passes over all of it."""
+    from lien import bench
+
+    figures = bench.run_scale(tmp_path / "scale", accounts=300, transactions=2000,
+                              batch_payments=500)
+    assert SCALE_KEYS <= set(figures)
+    assert figures["scale_transactions"] == 2000
+    assert figures["scale_accounts"] >= 300
+    for name in SCALE_KEYS - {"scale_accounts", "scale_transactions"}:
+        assert figures[name] > 0, name

@@ -228,8 +228,9 @@ def _first_seq(c: Chain, conn: sqlite3.Connection) -> list[str]:
 def _extra_transaction(c: Chain, conn: sqlite3.Connection) -> list[str]:
     """A forged row after the last block, as if executed in it: the API would call it final."""
     conn.execute(
-        "INSERT INTO transactions (seq, id, height, body, signatures, result) "
-        "SELECT ?, randomblob(32), ?, body, signatures, result FROM transactions WHERE seq = ?",
+        "INSERT INTO transactions (seq, id, height, body, signatures, result, expires) "
+        "SELECT ?, randomblob(32), ?, body, signatures, result, expires FROM transactions "
+        "WHERE seq = ?",
         (c.last_seq + 1, c.last_height, c.pay_seq),
     )
     return [_seq(c.last_seq + 1)]
@@ -251,6 +252,12 @@ def _posting_added(c: Chain, conn: sqlite3.Connection) -> list[str]:
         (c.pay_seq, c.pay_seq),
     ).rowcount == 1
     return [_seq(c.pay_seq)]
+
+
+def _tx_expires(c: Chain, conn: sqlite3.Connection) -> list[str]:
+    """A payment's stored expiry moved: a restart would forget its id early (a replay)."""
+    conn.execute("UPDATE transactions SET expires = expires - 1 WHERE seq = ?", (c.pay_seq,))
+    return [_block(c.pay_height), _seq(c.pay_seq), "expir"]
 
 
 def _result_not_utf8(c: Chain, conn: sqlite3.Connection) -> list[str]:
@@ -285,6 +292,7 @@ TAMPERING: dict[str, Callable[[Chain, sqlite3.Connection], list[str]]] = {
     "delete-block": _delete_block,
     # stored values that re-executing the transactions does not read
     "tx-height": _tx_height,
+    "tx-expires": _tx_expires,
     "block-first_seq": _first_seq,
     "extra-transaction-row": _extra_transaction,
     "history-posting-deleted": _posting_deleted,

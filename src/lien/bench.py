@@ -9,6 +9,17 @@ absolute numbers do not).
   64 concurrent keep-alive clients, each request waiting until its payment is executed;
 * ``verify_tx_per_s`` — full verification from genesis (signatures, re-execution, roots);
 * ``disk_bytes_per_tx`` — database size (indexes included) per transaction.
+
+With ``--scale`` (``run_scale``), the same node is then measured with a long history: a chain of
+100,000 accounts and 1,000,000 transactions, all still inside the expiry window (so the replay
+memory holds every id), built through the node's ordinary path in big blocks:
+
+* ``scale_restart_s`` — ``lien serve`` started as a process until its API answers
+  ``GET /api/v1/chain`` (what an operator waits for after a restart);
+* ``scale_rss_mib`` — that process's resident memory once it answers;
+* ``scale_batch_payments_per_s`` — as ``batch_payments_per_s``, on top of that history;
+* ``scale_verify_tx_per_s`` — as ``verify_tx_per_s``, over the whole chain;
+* ``scale_build_s`` — how long building the chain took (for the record, no target).
 """
 
 from __future__ import annotations
@@ -27,17 +38,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nacl.bindings
-import uvloop
 import nacl.signing
+import uvloop
 
-from .ledger import Tx
+from .ledger import Tx, limits
 from .node.genesis import Genesis, make_genesis
 from .node.node import TERMINAL, Node, wall_clock_ms
-from .node.setup import init_node, open_node
+from .node.setup import init_node, open_node, open_store
 from .node.verify import verify_store
 from .store import Store
 from .wallet import Member, TxMaker
+
+SCALE_ACCOUNTS = 100_000
+SCALE_TRANSACTIONS = 1_000_000
+SCALE_RESTART_S_MAX = 1.5
+#: Transactions are built and submitted this many at a time (the node's queue is bounded).
+SCALE_CHUNK = 20_000
 
 TARGETS = {  # ratio of the baseline each figure must reach (DESIGN.md §7, issue #2)
     "batch_payments_per_s": 0.4,
@@ -68,19 +86,49 @@ def _verify_rate(seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _fund(node: Node, genesis: Genesis, members: list[Member], amount: int) -> None:
-    maker = TxMaker(node.chain_id, wall_clock_ms)
+def _funding(chain_id: str, genesis: Genesis, members: list[Member], amount: int,
+             expiry_ms: int = 10 * 60 * 1000) -> list[Tx]:
+    """Open, approve and fund each member (in that order: a block executes in order)."""
+    maker = TxMaker(chain_id, wall_clock_ms, expiry_ms=expiry_ms)
     txs: list[Tx] = [maker.open(m) for m in members]
     txs += [maker.approve(genesis.admins[0], m) for m in members]
     txs += [maker.issue([genesis.comptoir], m, amount) for m in members]
-    for status in node.run(txs, timeout_s=120):
+    return txs
+
+
+def _fund(node: Node, genesis: Genesis, members: list[Member], amount: int) -> None:
+    for status in node.run(_funding(node.chain_id, genesis, members, amount), timeout_s=120):
         assert status.result == {"code": "ok"}, status
 
 
-def _payments(chain_id: str, members: list[Member], count: int) -> list[Tx]:
-    maker = TxMaker(chain_id, wall_clock_ms, expiry_ms=30 * 60 * 1000)
+def _payments(chain_id: str, members: list[Member], count: int, start: int = 0,
+              expiry_ms: int = 30 * 60 * 1000) -> list[Tx]:
+    maker = TxMaker(chain_id, wall_clock_ms, expiry_ms=expiry_ms)
     n = len(members)
-    return [maker.pay(members[i % n], members[(i * 7 + 1) % n], 1) for i in range(count)]
+    return [maker.pay(members[i % n], members[(i * 7 + 1) % n], 1)
+            for i in range(start, start + count)]
+
+
+def _submit_batches(node: Node, txs: list[Tx], batch: int = 5000,
+                    verify: bool = True) -> list[str]:
+    """Verify and queue ``txs`` in batches as a busy gateway would; returns once every one is
+    done, with the state each ended in. ``verify=False`` skips the signature checks, for
+    building a history out of transactions this process has just signed itself (the final
+    ``verify`` checks every one of them)."""
+    done = threading.Semaphore(0)
+    results: list[str] = []
+
+    def waiter(status: Any) -> None:
+        if status.state in TERMINAL:
+            results.append(status.state)
+            done.release()
+
+    for i in range(0, len(txs), batch):
+        outcomes = node.submit_many(txs[i : i + batch], waiter, signatures_checked=not verify)
+        assert all(outcome is None for outcome in outcomes), outcomes[:3]
+    for _ in txs:
+        done.acquire()
+    return results
 
 
 def _funded_node(work: Path, chain_id: str, accounts: int) -> tuple[Node, list[Member]]:
@@ -97,21 +145,8 @@ def _funded_node(work: Path, chain_id: str, accounts: int) -> tuple[Node, list[M
 def bench_batch(work: Path, payments: int) -> dict[str, Any]:
     node, members = _funded_node(work, "lien-bench", 1000)
     txs = _payments(node.chain_id, members, payments)
-    done = threading.Semaphore(0)
-    results: list[str] = []
-
-    def waiter(status: Any) -> None:
-        if status.state in TERMINAL:
-            results.append(status.state)
-            done.release()
-
-    batch = 5000
     start = time.perf_counter()
-    for i in range(0, len(txs), batch):
-        outcomes = node.submit_many(txs[i : i + batch], waiter)
-        assert all(outcome is None for outcome in outcomes), outcomes[:3]
-    for _ in txs:
-        done.acquire()
+    results = _submit_batches(node, txs)
     elapsed = time.perf_counter() - start
     node.stop()
     assert set(results) == {"final"}, set(results)
@@ -222,11 +257,110 @@ def bench_http(work: Path, payments: int, clients: int = 64) -> dict[str, Any]:
     }
 
 
+def _build_scale_chain(work: Path, accounts: int, transactions: int,
+                       log: Callable[[str], None]) -> tuple[Node, list[Member]]:
+    """A started node holding ``accounts`` funded members and ``transactions`` transactions in
+    all (opening, approval and funding of each member, then payments), every one of them
+    unexpired for the next day: the replay memory holds them all, as on a busy node."""
+    genesis = make_genesis("lien-scale", wall_clock_ms())
+    init_node(work, password="bench", genesis=genesis)
+    node = open_node(work)
+    node.start()
+    expiry_ms = limits.expiry_window_ms_max - 60_000
+    members = [Member.new() for _ in range(accounts)]
+    per_chunk = SCALE_CHUNK // 3
+    for i in range(0, accounts, per_chunk):
+        txs = _funding(node.chain_id, genesis, members[i : i + per_chunk], 250_000, expiry_ms)
+        assert set(_submit_batches(node, txs, verify=False)) == {"final"}
+        log(f"scale: {min(i + per_chunk, accounts)}/{accounts} accounts")
+    payments = max(0, transactions - _transactions(node))
+    for start in range(0, payments, SCALE_CHUNK):
+        txs = _payments(node.chain_id, members, min(SCALE_CHUNK, payments - start), start,
+                        expiry_ms)
+        results = _submit_batches(node, txs, verify=False)
+        assert set(results) == {"final"}, set(results)
+        if (start // SCALE_CHUNK) % 10 == 9:
+            log(f"scale: {start + len(txs)}/{payments} payments")
+    return node, members
+
+
+def _transactions(node: Node) -> int:
+    last = node.store.last_block()
+    return last.first_seq + last.header.tx_count if last else 0
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc (Linux only)")
+
+
+def measure_restart(work: Path) -> dict[str, Any]:
+    """Start ``lien serve`` on a stopped node and time it until the API answers."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api/v1/chain"
+    log_path = work / "serve-scale.log"
+    with log_path.open("wb") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lien.cli.main", "serve", "--dir", str(work),
+             "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the node did not answer: "
+                                       + log_path.read_text(errors="replace")[-2000:])
+                try:
+                    if httpx.get(url, timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.01)  # readiness poll of a child process, bounded above
+            elapsed = time.perf_counter() - start
+            rss = _rss_mib(process.pid)
+        finally:
+            process.terminate()
+            process.wait(30)
+    return {"scale_restart_s": elapsed, "scale_rss_mib": rss}
+
+
+def run_scale(work: Path, accounts: int = SCALE_ACCOUNTS,
+              transactions: int = SCALE_TRANSACTIONS, batch_payments: int = 40_000,
+              log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """The figures of a node with a long history (see the module's docstring)."""
+    start = time.perf_counter()
+    node, members = _build_scale_chain(work, accounts, transactions, log)
+    figures: dict[str, Any] = {"scale_build_s": time.perf_counter() - start,
+                               "scale_accounts": len(node.state.accounts),
+                               "scale_transactions": _transactions(node)}
+    log(f"scale: batch, {batch_payments} payments on top")
+    txs = _payments(node.chain_id, members, batch_payments, transactions)
+    start = time.perf_counter()
+    results = _submit_batches(node, txs)
+    figures["scale_batch_payments_per_s"] = batch_payments / (time.perf_counter() - start)
+    assert set(results) == {"final"}, set(results)
+    node.stop()
+    node.store.dispose()
+    log("scale: restart of `lien serve`")
+    figures.update(measure_restart(work))
+    log("scale: verify from genesis")
+    store = open_store(work)
+    figures.update({f"scale_{k}": v for k, v in bench_verify(store).items()})
+    store.dispose()
+    return figures
+
+
 def run(
     batch_payments: int = 40_000,
     http_payments: int = 12_000,
     log: Callable[[str], None] = lambda message: None,
+    scale: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
+    """Every figure, next to this run's baseline; ``scale`` = (accounts, transactions) adds the
+    figures of a node with that much history (``--scale``: 100,000 and 1,000,000)."""
     work = Path(tempfile.mkdtemp(prefix="lien-bench-"))
     try:
         figures: dict[str, Any] = {"cores": os.cpu_count()}
@@ -241,12 +375,18 @@ def run(
         store.dispose()
         log(f"http: {http_payments} payments, 64 clients")
         figures.update(bench_http(work / "http", http_payments))
+        if scale is not None:
+            figures.update(run_scale(work / "scale", *scale, batch_payments, log))
         # Measured before and after the workloads; the larger is kept (see ed25519_baseline).
         figures["ed25519_verify_per_s"] = max(baseline_before, ed25519_baseline())
         baseline = figures["ed25519_verify_per_s"]
         for name, ratio in TARGETS.items():
             figures[f"{name}_ratio"] = figures[name] / baseline
             figures[f"{name}_target_ratio"] = ratio
+        if scale is not None:
+            for name in ("batch_payments_per_s", "verify_tx_per_s"):
+                figures[f"scale_{name}_ratio"] = figures[f"scale_{name}"] / baseline
+            figures["scale_restart_s_max"] = SCALE_RESTART_S_MAX
         figures["targets_met"] = (
             all(figures[f"{n}_ratio"] >= r for n, r in TARGETS.items())
             and figures["http_latency_p99_ms"] <= HTTP_LATENCY_P99_MS_MAX

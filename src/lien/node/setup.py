@@ -5,7 +5,8 @@
     DIR/genesis.json    the genesis document (share it with every node of the chain)
     DIR/validator.key   this node's validator seed (hex, mode 0600)
     DIR/signing.json    the last height and block hash the validator signed (node.signing)
-    DIR/node.db         the SQLite database (chain, state, node-local log)
+    DIR/node.db         the SQLite database (chain and state, node-local log, personal data);
+                        its schema is upgraded when the node opens it (``Store.upgrade``)
     DIR/keys/*.json     encrypted keystores of the founding keys (governor, admins,
                         association, comptoir) and, with --demo, of the demo members
     DIR/demo.json       with --demo: the demo logins (names are node-local, never on chain)
@@ -71,13 +72,21 @@ class NodeDir:
 
 
 def open_store(path: Path) -> Store:
-    return Store(NodeDir(path).database_url)
+    """The node's store, its schema upgraded to this code's revision (``StoreError`` for a
+    database without a chain or written by a newer lien)."""
+    store = Store(NodeDir(path).database_url)
+    try:
+        store.upgrade()
+    except BaseException:
+        store.dispose()
+        raise
+    return store
 
 
 def open_node(path: Path, settings: NodeSettings | None = None,
               clock: Callable[[], int] = wall_clock_ms) -> Node:
     node_dir = NodeDir(path)
-    store = Store(node_dir.database_url)
+    store = open_store(path)
     try:
         return Node(store, validator_key=node_dir.validator_key(), settings=settings,
                     clock=clock, signing_record=node_dir.signing_record)

@@ -192,9 +192,12 @@ def _verify_block(
             raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored under "
                           f"height {s.height}", h)
     txs: list[Tx] = []
-    for item in checked:
+    for s, item in zip(stored, checked, strict=True):
         if isinstance(item, str):
             raise Problem(f"block {h}: {item}", h)
+        if s.expires != item.body["expires"]:  # what a restart's replay memory is made of
+            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored with expiry "
+                          f"{s.expires} but its body says {item.body['expires']}", h)
         txs.append(item)
     try:
         outcome = apply_block(state, txs, block.header.time_ms)

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 
-from ..store import ChainStore
+from ..store import LocalStore
 from .base import LogEntry
 
 #: Entries kept in memory behind the writers (a reader further behind reads the database).
@@ -22,7 +22,7 @@ tail_entries_max = 20_000
 
 
 class EmbeddedLog:
-    def __init__(self, store: ChainStore) -> None:
+    def __init__(self, store: LocalStore) -> None:
         self.store = store
         self.position = store.log_last_position()
         self._tail: deque[LogEntry] = deque(maxlen=tail_entries_max)

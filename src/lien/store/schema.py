@@ -1,7 +1,14 @@
-"""Tables. Chain data (blocks, transactions, postings, state) and node-local data (``node_*``:
-the embedded ordering log, dropped submissions, settings) are kept apart, so that a node's
-private data never mixes with what every node holds. No personal data is stored here at all:
-names and e-mails belong to the association's back office, not to the ledger.
+"""Tables of the ledger, in two of the store's three homes, each on its own ``MetaData``:
+
+* ``chain`` — what every node of the chain holds and can re-verify from genesis: blocks,
+  transactions with their results, the history postings and the state records;
+* ``local`` — this node's own working data (``node_*``): its settings, the embedded ordering
+  log, the submissions it dropped. Another node holds different rows here.
+
+The third home, personal data (names, e-mails, sessions: erasable per member), is
+``lien.store.personal``. Nothing on the chain refers to it, so erasing a member there leaves the
+chain verifiable. The schema of all three is versioned by the migrations in
+``lien.store.migrations``; a change here needs a new revision there (a test compares them).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -17,12 +25,13 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData()
+chain = MetaData()
+local = MetaData()
 
 # -- chain ----------------------------------------------------------------------------------------
 blocks = Table(
     "blocks",
-    metadata,
+    chain,
     Column("height", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False, unique=True),
     Column("prev", LargeBinary(32), nullable=False),
@@ -40,7 +49,7 @@ blocks = Table(
 
 transactions = Table(
     "transactions",
-    metadata,
+    chain,
     #: position in the chain, gap-free: the stable order of every history
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("id", LargeBinary(32), nullable=False, unique=True),
@@ -48,12 +57,16 @@ transactions = Table(
     Column("body", LargeBinary, nullable=False),  #: canonical JSON bytes
     Column("signatures", LargeBinary, nullable=False),  #: (key || sig) pairs
     Column("result", Text, nullable=False),  #: canonical JSON of the result
+    #: the body's ``expires``, kept apart so that a restart reloads the replay memory (id,
+    #: expiry) from the index below without parsing a single body
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_transactions_expires", "expires", "id"),
 )
 
 #: one row per (account, transaction) that touches it: the account's history index
 postings = Table(
     "postings",
-    metadata,
+    chain,
     Column("account", String(12), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
@@ -61,7 +74,7 @@ postings = Table(
 
 accounts = Table(
     "accounts",
-    metadata,
+    chain,
     Column("id", String(12), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("keys", Text, nullable=False),  #: comma-separated hex public keys
@@ -71,7 +84,7 @@ accounts = Table(
 
 memberships = Table(
     "memberships",
-    metadata,
+    chain,
     Column("account", String(12), primary_key=True),
     Column("currency", String(12), primary_key=True),
     Column("status", String(8), nullable=False),
@@ -84,7 +97,7 @@ memberships = Table(
 
 currencies = Table(
     "currencies",
-    metadata,
+    chain,
     Column("code", String(12), primary_key=True),
     Column("policy", Text, nullable=False),
     Column("issued", BigInteger, nullable=False),
@@ -94,7 +107,7 @@ currencies = Table(
 # -- node-local -----------------------------------------------------------------------------------
 node_settings = Table(
     "node_settings",
-    metadata,
+    local,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
@@ -102,7 +115,7 @@ node_settings = Table(
 #: the embedded ordering log: entries not yet consumed by a committed block
 node_log = Table(
     "node_log",
-    metadata,
+    local,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("time_ms", BigInteger, nullable=False),
     Column("tx", LargeBinary, nullable=True),  #: encoded transaction; NULL for a tick
@@ -111,7 +124,7 @@ node_log = Table(
 #: submissions accepted into the log but refused at block time (expired meanwhile, duplicate)
 node_dropped = Table(
     "node_dropped",
-    metadata,
+    local,
     Column("id", LargeBinary(32), primary_key=True),
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),

@@ -1,9 +1,13 @@
 """The store: SQLAlchemy Core over SQLite (embedded default) or PostgreSQL.
 
 One writer (the node's loop) and any number of readers. ``commit_block`` writes a block, its
-transactions with results, the history postings, every state record the block changed, and
-consumes the ordering-log entries — all in **one** database transaction: after a crash the
-database holds a block entirely or not at all.
+transactions with results, the history postings, every state record the block changed (the
+chain part, ``_write_chain``), the dropped ids and the consumption of the ordering-log entries
+(the node-local part, ``_write_local``) — all in **one** database transaction: after a crash
+the database holds a block entirely or not at all.
+
+The schema is versioned (``migrate``): ``create`` builds it with the migrations, ``upgrade``
+brings an older database to this code's revision and refuses a newer one.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from ..ledger import (
 from ..ledger.encoding import canonical_trusted
 from ..ledger.state import Recovery
 from ..ledger.transactions import Signature, tx_from_parts
+from . import migrate
 from . import schema as t
+from .personal import PersonalData
 
 
 class StoreError(Exception):
@@ -96,7 +102,7 @@ def make_engine(url: str) -> Engine:
 
 
 class Store:
-    """Chain, state and node-local tables of one node."""
+    """Chain, state and node-local tables of one node, over one engine (``NodeStore``)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -124,7 +130,8 @@ class Store:
 
     # -- setup -----------------------------------------------------------------------------------
     def create(self, config: ChainConfig) -> None:
-        t.metadata.create_all(self.engine)
+        """Build the schema (every revision) in an empty database and record the genesis."""
+        self._migrate(create=True)
         with self.engine.begin() as conn:
             if conn.execute(select(t.node_settings)).first() is not None:
                 raise StoreError("this database already holds a chain")
@@ -132,6 +139,24 @@ class Store:
                 t.node_settings.insert(),
                 [{"name": "genesis", "value": canonical_trusted(config.to_json()).decode()}],
             )
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring an existing node's database to this code's schema (a node does it on start);
+        returns (revision before, revision now). Raises ``StoreError`` for a database without
+        a chain or of a newer, unknown revision."""
+        return self._migrate(create=False)
+
+    def _migrate(self, create: bool) -> tuple[str | None, str]:
+        try:
+            return migrate.upgrade(self.engine, create=create)
+        except migrate.SchemaError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"{where}: {exc}") from exc
+
+    @property
+    def personal(self) -> PersonalData:
+        """The personal-data home in this node's database (see ``personal``)."""
+        return PersonalData(self.engine)
 
     def config(self) -> ChainConfig:
         try:
@@ -150,7 +175,11 @@ class Store:
 
     # -- the hot state ---------------------------------------------------------------------------
     def load_state(self) -> State:
-        """The state as of the last committed block (indexes rebuilt in memory)."""
+        """The state as of the last committed block (indexes rebuilt in memory).
+
+        A restart costs the size of the state, not the length of history: the records are read
+        through the driver, and the replay memory (ids not yet expired) comes from the
+        ``(expires, id)`` index alone — no transaction body is read or parsed."""
         state = State(self.config())
         with self.engine.connect() as conn:
             self._load_records(conn, state)
@@ -159,36 +188,36 @@ class Store:
                 state.height = last.header.height
                 state.time_ms = last.header.time_ms
                 state.state_root = bytes.fromhex(last.header.state_root)
-                for tx_id, body in conn.execute(
-                    select(t.transactions.c.id, t.transactions.c.body).where(
-                        t.transactions.c.seq >= self._seq_since(conn, state.time_ms)
-                    )
-                ):
-                    expires = parse_json(body)["expires"]
-                    if expires > state.time_ms:
-                        state.seen[tx_id.hex()] = expires
+                self._load_replay_memory(conn, state)
         return state
 
+    def _load_replay_memory(self, conn: Connection, state: State) -> None:
+        hex_id = "lower(hex(id))" if self.engine.dialect.name == "sqlite" else "encode(id, 'hex')"
+        rows = _driver_rows(
+            conn, f"SELECT expires, {hex_id} FROM transactions WHERE expires > {self._mark} "
+            "ORDER BY expires, id", (state.time_ms,),
+        )
+        # Sorted by expiry, the rows are already a valid heap of (expires, id): the block loop
+        # forgets expired ids from it without heapifying the whole memory first. The ids come
+        # as hex text from the database itself: one million of them load in well under a
+        # second (every Python-level step per row counts here).
+        state.seen_expiries = rows
+        state.seen = {tx_id: expires for expires, tx_id in rows}
+
     def _load_records(self, conn: Connection, state: State) -> None:
-        for row in conn.execute(select(t.currencies)):
-            state.index_currency(
-                Currency(row.code, json.loads(row.policy), row.issued, row.reconverted)
-            )
-        for row in conn.execute(select(t.accounts)):
-            state.index_account(_account_from_row(row))
-        for row in conn.execute(select(t.memberships)):
-            state.index_membership(_membership_from_row(row))
-
-    def _seq_since(self, conn: Connection, time_ms: int) -> int:
-        """First seq of the blocks whose transactions may still be unexpired."""
-        from ..ledger import limits
-
-        first = conn.execute(
-            select(func.min(t.blocks.c.first_seq)).where(
-                t.blocks.c.time_ms >= time_ms - limits.expiry_window_ms_max
-            )
-        ).scalar()
-        return first if first is not None else 0
+        for code, policy, issued, reconverted in _driver_rows(
+            conn, "SELECT code, policy, issued, reconverted FROM currencies"
+        ):
+            state.index_currency(Currency(code, json.loads(policy), issued, reconverted))
+        index_account = state.index_account
+        for row in _driver_rows(conn, "SELECT id, kind, keys, delegations, recovery FROM accounts"):
+            index_account(_account_from_values(*row))
+        index_membership = state.index_membership
+        for row in _driver_rows(
+            conn, "SELECT account, currency, status, roles, nantie, credit, floor, ceiling "
+            "FROM memberships"
+        ):
+            index_membership(_membership_from_values(*row))
 
     # -- writing ---------------------------------------------------------------------------------
     def commit_block(
@@ -207,47 +236,71 @@ class Store:
         ``results`` are the canonical JSON of each transaction's result (as hashed into the
         header's tx_root)."""
         with self.engine.begin() as conn:
-            first_seq = self._next_seq(conn)
-            conn.execute(
-                t.blocks.insert(),
-                {
-                    "height": header.height,
-                    "hash": bytes.fromhex(header.hash),
-                    "prev": bytes.fromhex(header.prev),
-                    "time_ms": header.time_ms,
-                    "tx_count": header.tx_count,
-                    "first_seq": first_seq,
-                    "tx_root": bytes.fromhex(header.tx_root),
-                    "state_root": bytes.fromhex(header.state_root),
-                    "signatures": pack_signatures(signatures),
-                    "log_position": log_position,
-                },
-            )
-            if txs:
-                self._insert_rows(
-                    conn, t.transactions,
-                    ("seq", "id", "height", "body", "signatures", "result"),
-                    [
-                        (first_seq + i, bytes.fromhex(tx.id), header.height, tx.body_bytes,
-                         pack_signatures(tx.signatures), result.decode())
-                        for i, (tx, result) in enumerate(zip(txs, results))
-                    ],
-                )
-                postings = [
-                    (account, first_seq + i)
-                    for i, accounts in enumerate(touched)
-                    for account in accounts
-                ]
-                if postings:
-                    self._insert_rows(conn, t.postings, ("account", "seq"), postings)
-            self._write_state(conn, changes)
-            if dropped:
-                conn.execute(
-                    self._insert(t.node_dropped).on_conflict_do_nothing(),
-                    [{"id": bytes.fromhex(i), "reason": r, "detail": d} for i, r, d in dropped],
-                )
-            conn.execute(delete(t.node_log).where(t.node_log.c.position <= log_position))
+            first_seq = self._write_chain(conn, header, signatures, txs, results, touched,
+                                          changes, log_position)
+            self._write_local(conn, log_position, dropped)
         return first_seq
+
+    def _write_chain(
+        self,
+        conn: Connection,
+        header: Header,
+        signatures: dict[str, bytes],
+        txs: Sequence[Tx],
+        results: Sequence[bytes],
+        touched: Sequence[Sequence[str]],
+        changes: tuple[list[Account], list[Membership], list[Currency]],
+        log_position: int,
+    ) -> int:
+        """The chain part of a block: its header and certificate, transactions with results,
+        history postings and state records."""
+        first_seq = self._next_seq(conn)
+        conn.execute(
+            t.blocks.insert(),
+            {
+                "height": header.height,
+                "hash": bytes.fromhex(header.hash),
+                "prev": bytes.fromhex(header.prev),
+                "time_ms": header.time_ms,
+                "tx_count": header.tx_count,
+                "first_seq": first_seq,
+                "tx_root": bytes.fromhex(header.tx_root),
+                "state_root": bytes.fromhex(header.state_root),
+                "signatures": pack_signatures(signatures),
+                "log_position": log_position,
+            },
+        )
+        if txs:
+            self._insert_rows(
+                conn, t.transactions,
+                ("seq", "id", "height", "body", "signatures", "result", "expires"),
+                [
+                    (first_seq + i, bytes.fromhex(tx.id), header.height, tx.body_bytes,
+                     pack_signatures(tx.signatures), result.decode(), tx.body["expires"])
+                    for i, (tx, result) in enumerate(zip(txs, results, strict=True))
+                ],
+            )
+            postings = [
+                (account, first_seq + i)
+                for i, accounts in enumerate(touched)
+                for account in accounts
+            ]
+            if postings:
+                self._insert_rows(conn, t.postings, ("account", "seq"), postings)
+        self._write_state(conn, changes)
+        return first_seq
+
+    def _write_local(
+        self, conn: Connection, log_position: int, dropped: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """The node-local part of a block: remember the submissions it dropped (so that their
+        status can be answered) and delete the log entries it consumed."""
+        if dropped:
+            conn.execute(
+                self._insert(t.node_dropped).on_conflict_do_nothing(),
+                [{"id": bytes.fromhex(i), "reason": r, "detail": d} for i, r, d in dropped],
+            )
+        conn.execute(delete(t.node_log).where(t.node_log.c.position <= log_position))
 
     def _next_seq(self, conn: Connection) -> int:
         last = conn.execute(
@@ -301,15 +354,6 @@ class Store:
                     }
                     for c in currencies
                 ],
-            )
-
-    def add_signatures(self, height: int, signatures: dict[str, bytes]) -> None:
-        """Replace a block's certificate (validators co-signing after the fact)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.blocks.update()
-                .where(t.blocks.c.height == height)
-                .values(signatures=pack_signatures(signatures))
             )
 
     # -- the embedded ordering log ---------------------------------------------------------------
@@ -426,12 +470,13 @@ class Store:
                 end = chunk[-1].first_seq + chunk[-1].header.tx_count
                 mark = self._mark
                 rows = conn.exec_driver_sql(
-                    "SELECT seq, height, id, body, signatures, result FROM transactions "
+                    "SELECT seq, height, id, body, signatures, result, expires FROM transactions "
                     f"WHERE seq >= {mark} AND seq < {mark} ORDER BY seq", (start, end),
                 )
                 try:
-                    txs = [RawTx(seq, height, bytes(tx_id).hex(), bytes(body), bytes(sigs), result)
-                           for seq, height, tx_id, body, sigs, result in rows]
+                    txs = [RawTx(seq, height, bytes(tx_id).hex(), bytes(body), bytes(sigs), result,
+                                 expires)
+                           for seq, height, tx_id, body, sigs, result, expires in rows]
                 except DBAPIError as exc:  # a damaged value (not UTF-8, wrong type): name it
                     raise StoreError(
                         f"blocks {chunk[0].header.height}..{chunk[-1].header.height}: a stored "
@@ -509,16 +554,41 @@ def _account_row(a: Account) -> dict[str, Any]:
 
 
 def _membership_from_row(row: Any) -> Membership:
-    roles = tuple(r for r in row.roles.split(",") if r)
-    return Membership(row.account, row.currency, row.status, roles, row.nantie, row.credit,
-                      row.floor, row.ceiling)
+    return _membership_from_values(row.account, row.currency, row.status, row.roles, row.nantie,
+                                   row.credit, row.floor, row.ceiling)
+
+
+def _membership_from_values(account: str, currency: str, status: str, roles: str, nantie: int,
+                            credit: int, floor: int, ceiling: int) -> Membership:
+    return Membership(account, currency, status, tuple(roles.split(",")) if roles else (),
+                      nantie, credit, floor, ceiling)
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Rows as the driver's own tuples, fetched at once: for the large reads of a restart,
+    SQLAlchemy's per-row result objects would cost more than the database does."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _account_from_row(row: Any) -> Account:
-    delegations = {k: Delegation(*v) for k, v in json.loads(row.delegations).items()}
-    recovery = Recovery(*json.loads(row.recovery)) if row.recovery else None
-    keys = [k for k in row.keys.split(",") if k]
-    return Account(row.id, row.kind, keys, delegations, recovery)
+    return _account_from_values(row.id, row.kind, row.keys, row.delegations, row.recovery)
+
+
+def _account_from_values(
+    account_id: str, kind: str, keys: str, delegations: str, recovery: str
+) -> Account:
+    # Most accounts have no delegation and no recovery: skip the JSON parser for them.
+    return Account(
+        account_id, kind, keys.split(",") if keys else [],
+        {k: Delegation(*v) for k, v in json.loads(delegations).items()}
+        if delegations != "{}" else {},
+        Recovery(*json.loads(recovery)) if recovery else None,
+    )
 
 
 def _block_from_row(row: Any, chain_id: str) -> StoredBlock:
@@ -545,6 +615,7 @@ class RawTx:
     body: bytes
     signatures: bytes
     result: str
+    expires: int  #: the column ``load_state`` rebuilds the replay memory from
 
 
 def _stored_tx(row: Any) -> StoredTx:

@@ -1,0 +1,212 @@
+"""Schema versions (Alembic): a database made by the code before migrations existed is upgraded
+when a node opens it, a newer one is refused, and the migrations build exactly the models'
+tables (no drift). The personal-data home is erasable per member without touching the chain.
+
+The fixture ``tests/fixtures/node_before_alembic`` is a node directory made by ``main``'s own
+code before this change (its README says how); PostgreSQL has the same checks in
+``test_store_postgres.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from cli_support import run
+from lien.cli import keystore
+from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.node.node import Node, wall_clock_ms
+from lien.node.setup import open_node, open_store
+from lien.node.verify import verify_store
+from lien.store import PersonalData, Profile, Store, StoreError, migrate, personal
+
+FIXTURE = Path(__file__).parent / "fixtures" / "node_before_alembic"
+CAMILLE, LEA = "9J3AT1DHZ845", "KKK7X47RTW48"
+
+
+def _old_node(tmp_path: Path) -> Path:
+    """A copy of the fixture node directory with its database rebuilt from the SQL text."""
+    node_dir = tmp_path / "node"
+    shutil.copytree(FIXTURE, node_dir, ignore=shutil.ignore_patterns("node.sql", "README.md"))
+    with sqlite3.connect(node_dir / "node.db") as conn:
+        conn.executescript((FIXTURE / "node.sql").read_text())
+    return node_dir
+
+
+def _revision(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _drift(store: Store) -> list[object]:
+    with store.engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), migrate.target_metadata()))
+
+
+def test_the_fixture_is_a_database_from_before_migrations(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{_old_node(tmp_path) / 'node.db'}")
+    with store.engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        columns = {c["name"] for c in inspect(conn).get_columns("transactions")}
+    store.dispose()
+    assert "alembic_version" not in tables and "personal_profiles" not in tables
+    assert "expires" not in columns
+    assert _drift(store) != []  # so the test below proves the upgrade does something
+
+
+def test_a_node_opens_and_upgrades_a_database_made_before_migrations(tmp_path: Path) -> None:
+    node_dir = _old_node(tmp_path)
+    node = open_node(node_dir)
+    store = node.store
+    assert isinstance(store, Store)
+    try:
+        assert _revision(store) == migrate.HEAD
+        assert _drift(store) == []
+        # The data is all there, and verifies from genesis.
+        assert len(node.state.accounts) == 22
+        assert node.state.height == 14
+        report = verify_store(store)
+        assert report.ok, report.problem
+        assert report.transactions == 367
+        # The new column was backfilled from the bodies.
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT body, expires FROM transactions").all()
+        assert len(rows) == 367
+        assert all(json.loads(bytes(body))["expires"] == expires for body, expires in rows)
+        # The node keeps going on the upgraded database: a demo member pays another.
+        history_before = len(store.history(CAMILLE, limit=1000))
+        camille = Member(keystore.unseal(keystore.read(node_dir / "keys" / f"{CAMILLE}.json"),
+                                         "demo"))
+        lea = Member(keystore.unseal(keystore.read(node_dir / "keys" / f"{LEA}.json"), "demo"))
+        assert camille.account == CAMILLE and lea.account == LEA
+        node.start()
+        try:
+            [status] = node.run([TxMaker(node.chain_id, wall_clock_ms).pay(camille, lea, 100)])
+        finally:
+            node.stop()
+        assert status.state == "final"
+        assert len(store.history(CAMILLE, limit=1000)) == history_before + 1
+        assert verify_store(store).ok
+    finally:
+        store.dispose()
+    # Opening it again is a no-op: it is at the newest revision.
+    again = open_store(node_dir)
+    assert again.upgrade() == (migrate.HEAD, migrate.HEAD)
+    again.dispose()
+
+
+def test_lien_verify_upgrades_an_old_database(tmp_path: Path) -> None:
+    node_dir = _old_node(tmp_path)
+    result = run("verify", "--dir", node_dir)
+    assert result.exit_code == 0, result.text
+    assert "367 transactions verified" in result.text
+
+
+def test_the_replay_memory_survives_a_restart_from_the_index(tmp_path: Path) -> None:
+    genesis = make_genesis("lien-replay", wall_clock_ms())
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    Store(url).create(genesis.config)
+    node = Node(Store(url), validator_key=genesis.validator)
+    node.start()
+    try:
+        node.run(genesis.bootstrap)
+        seen = dict(node.state.seen)
+    finally:
+        node.stop()
+        node.store.dispose()
+    store = Store(url)
+    state = store.load_state()
+    store.dispose()
+    assert seen and state.seen == seen
+    assert state.seen_expiries == sorted((e, i) for i, e in seen.items())
+
+
+def _newer_database(tmp_path: Path) -> Path:
+    node_dir = _old_node(tmp_path)
+    open_store(node_dir).dispose()
+    with sqlite3.connect(node_dir / "node.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    return node_dir
+
+
+def test_a_database_of_a_newer_revision_is_refused(tmp_path: Path) -> None:
+    node_dir = _newer_database(tmp_path)
+    with pytest.raises(StoreError, match="revision 9999, which this version of lien does not "
+                                         "know .*newer lien"):
+        open_node(node_dir)
+    for command in ("verify", "serve", "export"):
+        result = run(command, "--dir", node_dir)
+        assert result.exit_code == 2, (command, result.text)
+        assert "revision 9999" in result.text, (command, result.text)
+
+
+def test_a_database_without_a_chain_is_left_untouched(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(StoreError, match="no chain in this database: run `lien init`"):
+        store.upgrade()
+    with store.engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
+    store.dispose()
+
+
+def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'node.db'}")
+    store.create(make_genesis("lien-drift", wall_clock_ms()).config)
+    assert _revision(store) == migrate.HEAD
+    assert _drift(store) == []
+    store.dispose()
+
+
+def test_personal_data_is_erased_per_member_and_the_chain_still_verifies(tmp_path: Path) -> None:
+    node_dir = _old_node(tmp_path)
+    store = open_store(node_dir)
+    data: PersonalData = store.personal
+    data.set_profile(Profile(CAMILLE, "Camille Martin", "camille@example.org", 1))
+    data.set_profile(Profile(LEA, "Léa Bernard", None, 2))
+    assert data.profile(CAMILLE) == Profile(CAMILLE, "Camille Martin", "camille@example.org", 1)
+
+    assert data.erase_member(CAMILLE) == 1
+    assert data.profile(CAMILLE) is None
+    assert data.profile(LEA) == Profile(LEA, "Léa Bernard", None, 2)
+    assert data.erase_member(CAMILLE) == 0
+    # The chain never held any of it: it verifies, and the account is still there.
+    report = verify_store(store)
+    assert report.ok, report.problem
+    assert store.account_row(CAMILLE) is not None
+    store.dispose()
+
+
+def test_every_personal_table_is_keyed_by_account_and_apart_from_the_chain() -> None:
+    """``erase_member`` deletes by ``account`` in every table of the personal home, and no
+    chain or node-local table points into it."""
+    from lien.store import schema
+
+    for table in personal.metadata.sorted_tables:
+        assert "account" in table.c, table.name
+        assert table.name.startswith("personal_"), table.name
+    personal_names = set(personal.metadata.tables)
+    for home in (schema.chain, schema.local):
+        assert not personal_names & set(home.tables)
+        for table in home.sorted_tables:
+            assert not {fk.column.table.name for fk in table.foreign_keys} & personal_names
+
+
+def test_the_revisions_known_without_alembic_are_alembics() -> None:
+    """``migrate.REVISIONS`` lets a node open an up-to-date database without Alembic: it
+    must list exactly the revision files, oldest first, in one line of descent."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.SCRIPTS))
+    scripts = ScriptDirectory.from_config(config)
+    walked = [s.revision for s in scripts.walk_revisions()]  # newest first
+    assert tuple(reversed(walked)) == migrate.REVISIONS
+    assert scripts.get_heads() == [migrate.HEAD]
