@@ -20,8 +20,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from cli_support import run
-from lien.cli import keystore
-from lien.node.genesis import Member, TxMaker, make_genesis
+from lien.wallet import keystore
+from lien.node.genesis import make_genesis
+from lien.wallet import Member, TxMaker
 from lien.node.node import Node, wall_clock_ms
 from lien.node.setup import open_node, open_store
 from lien.node.verify import verify_store
