@@ -20,6 +20,7 @@ tampering, never an expected outcome — and the node stops.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Set as AbstractSet
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,13 +52,14 @@ class BlockOutcome:
     touched: list[list[str]]
 
 
-def admit(state: State, tx: Tx, time_ms: int, in_block: set[str], verify: bool) -> None:
+def admit(state: State, tx: Tx, time_ms: int, in_block: set[str], verify: bool,
+          executed_before: AbstractSet[str] = frozenset()) -> None:
     """Raise TxError when ``tx`` may not enter this block (it is then dropped, not recorded).
 
     Freshness first: an expired id is ``expired`` whether or not it is still remembered, so
     the answer never depends on when remembered ids were last pruned."""
     check_freshness(tx, state.config.chain_id, time_ms)
-    if tx.id in state.seen or tx.id in in_block:
+    if tx.id in state.seen or tx.id in in_block or tx.id in executed_before:
         raise TxError(Reason.DUPLICATE, tx.id)
     if verify:
         check_signatures(tx)
@@ -108,11 +110,17 @@ def apply_block(
     verify_signatures: bool = False,
     check: bool = True,
     types: Registry = TX_TYPES,
+    executed_before: AbstractSet[str] = frozenset(),
 ) -> BlockOutcome:
     """Execute one block. ``time_ms`` comes from the ordered log and never goes backwards.
 
     ``types`` is the registry of transaction types: the protocol's unless a test passes one
-    extended with toy types (the transactions must have been parsed with the same registry)."""
+    extended with toy types (the transactions must have been parsed with the same registry).
+
+    ``executed_before``: ids among ``txs`` that executed in blocks this state's replay memory
+    (``seen``) does not hold — a node restarted from its database looks its candidates up in
+    its store's id index instead of loading a day of ids into memory. Same answer, since an
+    id is a duplicate exactly when it executed before and has not expired."""
     if time_ms < state.time_ms:
         raise ValueError("block time goes backwards")
     if len(txs) > limits.block_transactions_max:
@@ -130,7 +138,7 @@ def apply_block(
     in_block: set[str] = set()
     for tx in txs:
         try:
-            admit(state, tx, time_ms, in_block, verify_signatures)
+            admit(state, tx, time_ms, in_block, verify_signatures, executed_before)
         except TxError as refusal:
             dropped.append((tx, refusal))
             continue

@@ -39,6 +39,7 @@ from ..chain import Header, ValidatorSet, header_for, leaf_hash, sign_header
 from ..chain.receipt import build_receipt
 from ..ledger import (
     BlockOutcome,
+    Reason,
     State,
     Tx,
     TxError,
@@ -222,6 +223,11 @@ class Node:
         self._tick_position = 0  #: the last tick this node appended
         #: the last log entry a committed block consumed
         self._consumed_position = self._read_position
+        #: Ids executed before this process loaded its state are not in ``state.seen``: until
+        #: the last of them has expired, each block looks its candidates up in the store.
+        self._lookup_until_ms = (
+            self.state.time_ms + limits.expiry_window_ms_max if self.state.height else 0
+        )
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
         self._threads: list[threading.Thread] = []
@@ -368,12 +374,15 @@ class Node:
         """Queue checked transactions for the log; the known ones get their status instead."""
         statuses: list[Status | None] = []
         executed: list[int] = []
+        # Ids executed before this process started are not in `seen`: ask the store.
+        stored = (self.store.executed_ids([tx.id for tx in txs if tx.id not in self.state.seen])
+                  if self.state.time_ms < self._lookup_until_ms else set[str]())
         with self._lock:
             if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
                 raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
             for tx in txs:
                 pending = self._pending.get(tx.id)
-                if pending is None and tx.id in self.state.seen:
+                if pending is None and (tx.id in self.state.seen or tx.id in stored):
                     # Executed: its outcome is in the store. (Only the block loop writes `seen`;
                     # a membership test is atomic, and the id stays pending until committed.)
                     executed.append(len(statuses))
@@ -502,7 +511,9 @@ class Node:
 
     def _execute(self, block: CutBlock) -> None:
         txs, refused = self._transactions_of(block.entries)
-        outcome = apply_block(self.state, txs, block.time_ms)
+        before = (self.store.executed_ids([tx.id for tx in txs])
+                  if block.time_ms < self._lookup_until_ms else frozenset[str]())
+        outcome = apply_block(self.state, txs, block.time_ms, executed_before=before)
         header = header_for(self.chain_id, self.last_hash, outcome)
         signatures = {}
         if self.validator_key is not None:
@@ -569,6 +580,9 @@ class Node:
                 if pending is not None:
                     done.append((pending.waiters,
                                  Status(tx_id, "rejected", reason=reason, detail=detail)))
+        # A duplicate is a retry of an id executed earlier (before a restart, or appended by
+        # another writer): its waiters hear that first outcome, as a retry always does.
+        done = [(waiters, self._first_outcome(status)) for waiters, status in done]
         for waiters, status in done:
             for waiter in waiters:
                 waiter(status)
@@ -579,6 +593,11 @@ class Node:
                 for account in outcome.touched[i]:
                     for listener in list(self._listeners):
                         listener(account, event)
+
+    def _first_outcome(self, status: Status) -> Status:
+        if status.state == "rejected" and status.reason == Reason.DUPLICATE.value:
+            return self.status(status.id) or status
+        return status
 
     # -- queries ---------------------------------------------------------------------------------
     def status(self, tx_id: str) -> Status | None:

@@ -181,16 +181,18 @@ def _verify_block(
         raise Problem(f"block {h}: prev does not link to block {h - 1}'s hash", h)
     if block.first_seq != first_seq:
         raise Problem(f"block {h}: first_seq is {block.first_seq}, expected {first_seq}", h)
-    if len(stored) != block.header.tx_count:
-        raise Problem(f"block {h}: holds {len(stored)} transactions, header says "
-                      f"{block.header.tx_count}", h)
-    # The rows' own seq and height are what status, history and receipts read: check them too.
+    # The rows' own seq and height are what status, history and receipts read: check them
+    # first, so that a missing row is named rather than only counted.
     for i, s in enumerate(stored):
         if s.seq != first_seq + i:
             raise Problem(f"block {h}: transaction seq {first_seq + i} is missing", h)
         if s.height != h:
             raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored under "
                           f"height {s.height}", h)
+    if len(stored) != block.header.tx_count:
+        missing = first_seq + len(stored)
+        raise Problem(f"block {h}: holds {len(stored)} transactions, header says "
+                      f"{block.header.tx_count} (transaction seq {missing} is missing)", h)
     txs: list[Tx] = []
     for s, item in zip(stored, checked, strict=True):
         if isinstance(item, str):

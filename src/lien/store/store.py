@@ -43,6 +43,10 @@ from . import schema as t
 from .personal import PersonalData
 
 
+#: Ids looked up in one ``executed_ids`` query (well under SQLite's 32,766 parameters).
+executed_ids_per_query = 5000
+
+
 class StoreError(Exception):
     """The database does not hold what the node expects (not initialised, wrong chain)."""
 
@@ -178,8 +182,8 @@ class Store:
         """The state as of the last committed block (indexes rebuilt in memory).
 
         A restart costs the size of the state, not the length of history: the records are read
-        through the driver, and the replay memory (ids not yet expired) comes from the
-        ``(expires, id)`` index alone — no transaction body is read or parsed."""
+        through the driver, and the replay memory starts empty — the ids executed before are
+        looked up, block by block, in the transactions' id index (``executed_ids``)."""
         state = State(self.config())
         with self.engine.connect() as conn:
             self._load_records(conn, state)
@@ -188,21 +192,22 @@ class Store:
                 state.height = last.header.height
                 state.time_ms = last.header.time_ms
                 state.state_root = bytes.fromhex(last.header.state_root)
-                self._load_replay_memory(conn, state)
         return state
 
-    def _load_replay_memory(self, conn: Connection, state: State) -> None:
-        hex_id = "lower(hex(id))" if self.engine.dialect.name == "sqlite" else "encode(id, 'hex')"
-        rows = _driver_rows(
-            conn, f"SELECT expires, {hex_id} FROM transactions WHERE expires > {self._mark} "
-            "ORDER BY expires, id", (state.time_ms,),
-        )
-        # Sorted by expiry, the rows are already a valid heap of (expires, id): the block loop
-        # forgets expired ids from it without heapifying the whole memory first. The ids come
-        # as hex text from the database itself: one million of them load in well under a
-        # second (every Python-level step per row counts here).
-        state.seen_expiries = rows
-        state.seen = {tx_id: expires for expires, tx_id in rows}
+    def executed_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that a committed block holds (one query on the unique id index)."""
+        found: set[str] = set()
+        if not ids:
+            return found
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), executed_ids_per_query):
+                chunk = [bytes.fromhex(i) for i in ids[start : start + executed_ids_per_query]]
+                marks = ", ".join([self._mark] * len(chunk))
+                for (tx_id,) in _driver_rows(
+                    conn, f"SELECT id FROM transactions WHERE id IN ({marks})", tuple(chunk)
+                ):
+                    found.add(bytes(tx_id).hex())
+        return found
 
     def _load_records(self, conn: Connection, state: State) -> None:
         for code, policy, issued, reconverted in _driver_rows(
