@@ -128,3 +128,36 @@ def test_what_one_node_admits_executes_on_the_other(
     assert (on_a.height, on_a.seq, on_a.result) == (opened.height, opened.seq, opened.result)
     assert nodes[0].summary.last_hash == nodes[1].summary.last_hash
     assert nodes[0].summary.accounts == nodes[1].summary.accounts
+
+
+def test_a_node_loading_its_state_in_the_background_answers_at_once(tmp_path: Path) -> None:
+    """``lien serve`` opens its node with the state loading in the block loop: before it is
+    loaded the read model already tells the chain's height, accounts and currencies (from
+    the store), submissions are taken, and a retry of an executed id gets its first outcome."""
+    genesis = make_genesis(CHAIN, wall_clock_ms())
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    Store(url).create(genesis.config)
+    first = Node(Store(url), validator_key=genesis.validator)
+    first.start()
+    try:
+        executed = first.run(genesis.bootstrap)
+    finally:
+        first.stop()
+        first.store.dispose()
+    expected = first.summary
+
+    node = Node(Store(url), validator_key=genesis.validator, load_in_background=True)
+    loading = node.summary
+    assert not loading.ready and not node.wait_ready(0)
+    assert (loading.height, loading.last_hash, loading.accounts, loading.currencies) == (
+        expected.height, expected.last_hash, expected.accounts, expected.currencies)
+    node.start()
+    try:
+        opened = node.run([TxMaker(CHAIN, wall_clock_ms).open(Member.new())])[0]
+        again = node.run(genesis.bootstrap[:1])[0]
+    finally:
+        node.stop()
+        node.store.dispose()
+    assert node.summary.ready and node.summary.accounts == expected.accounts + 1
+    assert opened.result == {"code": "ok"} and opened.height == expected.height + 1
+    assert again.to_json() == executed[0].to_json()

@@ -95,7 +95,9 @@ def serve(
     from ..web.server import make_server
 
     try:
-        node = open_node(dir)
+        # The state loads in the node's block loop: the API answers at once, serving queries
+        # from the store and accepting payments into the log, executed once it is loaded.
+        node = open_node(dir, load_in_background=True)
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
     server = make_server(create_app(node), host, port, loop="uvloop")
@@ -112,7 +114,7 @@ def serve(
         node.start()
         _print_logins(dir)
         console.print(f"Nœud de la chaîne [bold]{node.chain_id}[/bold] "
-                      f"(hauteur {node.state.height}) : "
+                      f"(hauteur {node.summary.height}) : "
                       f"http://{host}:{port}/ — API http://{host}:{port}/api/v1/docs")
         server.run()
     finally:
@@ -121,7 +123,7 @@ def serve(
             signal.signal(sig, handler)
     if node.failure is not None:
         fail(EXIT_UNREACHABLE, f"node halted: {node.failure}")
-    console.print(f"Nœud arrêté proprement (hauteur {node.state.height})")
+    console.print(f"Nœud arrêté proprement (hauteur {node.summary.height})")
 
 
 @app.command()

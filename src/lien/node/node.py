@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +39,7 @@ from ..chain import Header, ValidatorSet, header_for, leaf_hash, sign_header
 from ..chain.receipt import build_receipt
 from ..ledger import (
     BlockOutcome,
+    Currency,
     Reason,
     State,
     Tx,
@@ -125,15 +126,21 @@ class NodeSummary:
     final_height: int  #: blocks up to here are final (a certificate of > 2/3 validators)
     accounts: int
     currencies: tuple[CurrencySummary, ...]  #: sorted by code
+    #: False while the node loads its state after a start: queries are served from the store
+    #: and submissions are accepted into the log; blocks execute once it is loaded
+    ready: bool = True
+
+
+def _currencies(currencies: Iterable[Currency]) -> tuple[CurrencySummary, ...]:
+    return tuple(
+        CurrencySummary(c.code, dict(c.policy), c.issued_minor, c.reconverted_minor)
+        for c in sorted(currencies, key=lambda c: c.code)
+    )
 
 
 def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
-    currencies = tuple(
-        CurrencySummary(code, dict(c.policy), c.issued_minor, c.reconverted_minor)
-        for code, c in sorted(state.currencies.items())
-    )
     return NodeSummary(state.config.chain_id, state.height, state.time_ms, last_hash,
-                       final_height, len(state.accounts), currencies)
+                       final_height, len(state.accounts), _currencies(state.currencies.values()))
 
 
 Waiter = Callable[[Status], None]
@@ -188,7 +195,10 @@ class Node:
         clock: Callable[[], int] = wall_clock_ms,
         settings: NodeSettings | None = None,
         signing_record: Path | None = None,
+        load_in_background: bool = False,
     ) -> None:
+        """``load_in_background``: load the hot state in the block loop once started, instead
+        of here (``lien serve``: the API answers at once, whatever the state's size)."""
         self.store = store
         self.settings = settings or NodeSettings()
         self.clock = clock
@@ -197,8 +207,9 @@ class Node:
         self.chain_id = self.config.chain_id
         self.validators = ValidatorSet(self.config.validators)
         self.ordering: OrderingLog = ordering or EmbeddedLog(store)
-        self.state: State = store.load_state()  #: the block loop's own; others read `summary`
-        check_all_invariants(self.state)
+        #: the block loop's own (others read ``summary``); empty until loaded
+        self.state = State(self.config)
+        self._ready = threading.Event()
         last = store.last_block()
         self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
         #: Finality is sequential: a certified block commits to every block before it. The
@@ -209,8 +220,12 @@ class Node:
         self.signing: SigningRecord | None = None
         if validator_key is not None and signing_record is not None:
             self.signing = SigningRecord(signing_record, self.chain_id)
-            self.signing.check_database(self.state.height, self.last_hash)
-        self.summary: NodeSummary = summarise(self.state, self.last_hash, self.final_height)
+            self.signing.check_database(last.header.height if last else 0, self.last_hash)
+        currencies, accounts = store.overview()
+        self.summary = NodeSummary(
+            self.chain_id, last.header.height if last else 0,
+            last.header.time_ms if last else self.config.genesis_time_ms, self.last_hash,
+            self.final_height, accounts, _currencies(currencies), ready=False)
         self._lock = threading.Lock()
         self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
         self._pending: dict[str, _Pending] = {}  #: queued or in the log, not yet executed
@@ -224,10 +239,8 @@ class Node:
         #: the last log entry a committed block consumed
         self._consumed_position = self._read_position
         #: Ids executed before this process loaded its state are not in ``state.seen``: until
-        #: the last of them has expired, each block looks its candidates up in the store.
-        self._lookup_until_ms = (
-            self.state.time_ms + limits.expiry_window_ms_max if self.state.height else 0
-        )
+        #: the last of them has expired, admission and each block look them up in the store.
+        self._lookup_until_ms = 2**62  # until the state is loaded: every id
         self._listeners: list[Listener] = []
         self._verify_pool = ThreadPoolExecutor(self.settings.verify_threads, "lien-verify")
         self._threads: list[threading.Thread] = []
@@ -235,6 +248,21 @@ class Node:
         self._wake = threading.Event()
         self.failure: BaseException | None = None
         self._read_backlog()
+        if not load_in_background:
+            self._load_state()
+
+    def _load_state(self) -> None:
+        """Load the hot state, check every invariant on it, and open for execution."""
+        state = self.store.load_state()
+        check_all_invariants(state)
+        self.state = state
+        self._lookup_until_ms = state.time_ms + limits.expiry_window_ms_max if state.height else 0
+        self.summary = summarise(state, self.last_hash, self.final_height)
+        self._ready.set()
+
+    def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """Block until the state is loaded (at once unless ``load_in_background``)."""
+        return self._ready.wait(timeout_s)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _read_backlog(self) -> None:
@@ -374,17 +402,19 @@ class Node:
         """Queue checked transactions for the log; the known ones get their status instead."""
         statuses: list[Status | None] = []
         executed: list[int] = []
-        # Ids executed before this process started are not in `seen`: ask the store.
-        stored = (self.store.executed_ids([tx.id for tx in txs if tx.id not in self.state.seen])
+        # Ids executed before this process loaded its state are not in `seen`: ask the store.
+        # (Only the block loop writes `seen`; membership tests are atomic, and an id stays
+        # pending until its block is committed.)
+        seen = self.state.seen
+        stored = (self.store.executed_ids([tx.id for tx in txs if tx.id not in seen])
                   if self.state.time_ms < self._lookup_until_ms else set[str]())
         with self._lock:
             if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
                 raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
             for tx in txs:
                 pending = self._pending.get(tx.id)
-                if pending is None and (tx.id in self.state.seen or tx.id in stored):
-                    # Executed: its outcome is in the store. (Only the block loop writes `seen`;
-                    # a membership test is atomic, and the id stays pending until committed.)
+                if pending is None and (tx.id in seen or tx.id in stored):
+                    # Executed: its outcome is in the store.
                     executed.append(len(statuses))
                     statuses.append(None)
                     continue
@@ -489,6 +519,8 @@ class Node:
     def _block_loop(self) -> None:
         """Read the log (only the log), cut blocks, execute and commit them. Runs until the
         node stops and the log holds nothing more it can read."""
+        if not self._ready.is_set():
+            self._load_state()
         while True:
             entries = self.ordering.read(self._read_position, self.settings.read_entries_max)
             if entries:

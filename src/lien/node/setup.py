@@ -84,12 +84,14 @@ def open_store(path: Path) -> Store:
 
 
 def open_node(path: Path, settings: NodeSettings | None = None,
-              clock: Callable[[], int] = wall_clock_ms) -> Node:
+              clock: Callable[[], int] = wall_clock_ms,
+              load_in_background: bool = False) -> Node:
     node_dir = NodeDir(path)
     store = open_store(path)
     try:
         return Node(store, validator_key=node_dir.validator_key(), settings=settings,
-                    clock=clock, signing_record=node_dir.signing_record)
+                    clock=clock, signing_record=node_dir.signing_record,
+                    load_in_background=load_in_background)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None

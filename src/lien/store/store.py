@@ -194,6 +194,18 @@ class Store:
                 state.state_root = bytes.fromhex(last.header.state_root)
         return state
 
+    def overview(self) -> tuple[list[Currency], int]:
+        """The currencies and the number of accounts: what the node's read model shows while
+        the state itself is still loading (two small queries, whatever the state's size)."""
+        with self.engine.connect() as conn:
+            currencies = [
+                Currency(code, json.loads(policy), issued, reconverted)
+                for code, policy, issued, reconverted in _driver_rows(
+                    conn, "SELECT code, policy, issued, reconverted FROM currencies")
+            ]
+            (accounts,) = _driver_rows(conn, "SELECT count(*) FROM accounts")[0]
+        return currencies, int(accounts)
+
     def executed_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` that a committed block holds (one query on the unique id index)."""
         found: set[str] = set()
