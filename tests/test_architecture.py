@@ -10,6 +10,7 @@ import lien.chain
 import lien.ledger
 import lien.ordering
 import lien.store
+import lien.web
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lien"
 
@@ -94,6 +95,7 @@ def test_the_public_apis_are_pinned() -> None:
         "CutBlock", "EmbeddedLog", "LogEntry", "OrderingLog", "cut_blocks",
     ]
     assert "ChainStore" in lien.store.__all__
-    for module in (lien.ledger, lien.chain, lien.ordering, lien.store):
+    assert sorted(lien.web.__all__) == ["ApiSettings", "Server", "create_app", "make_server"]
+    for module in (lien.ledger, lien.chain, lien.ordering, lien.store, lien.web):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
