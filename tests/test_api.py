@@ -303,7 +303,8 @@ async def test_every_route_is_in_the_protocol_document(env: Env) -> None:
     for route in env.app.routes:
         if isinstance(route, APIRoute):
             for method in route.methods:
-                assert f"`{method} {route.path}" in section, (method, route.path)
+                path = route.path_format
+                assert f"`{method} {path}" in section, (method, path)
     for code in ("not_found", "method_not_allowed", "node_halted", "node_busy", "too_large"):
         assert f"`{code}`" in section
 

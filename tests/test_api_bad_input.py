@@ -433,6 +433,11 @@ async def test_wrong_methods_are_405(env: Env) -> None:
         assert response.headers["allow"] == "POST"
         assert error(await env.client.put(f"{API}/chain", content=b"{}")) == (
             405, "method_not_allowed")
+        # Found by fuzzing with every check: GET /transactions/batch was read as the status
+        # of a transaction whose id is "batch" (400); it is a POST-only route.
+        response = await env.client.get(f"{API}/transactions/batch")
+        assert error(response) == (405, "method_not_allowed")
+        assert response.headers["allow"] == "POST"
 
 
 async def test_routing_errors_have_a_detail_too(env: Env) -> None:

@@ -76,8 +76,8 @@ async def test_the_route_table_the_openapi_paths_and_the_app_routes_are_the_same
     env: Env,
 ) -> None:
     documented = {tuple(row[0].strip("`").split(" ", 1)) for row in table("| Route |")}
-    served = {(method, route.path) for route in env.app.routes
-              if isinstance(route, APIRoute) and route.path.startswith(API)
+    served = {(method, route.path_format) for route in env.app.routes
+              if isinstance(route, APIRoute) and route.path_format.startswith(API)
               for method in route.methods}
     described = {(method.upper(), path) for path, ops in (await spec(env))["paths"].items()
                  for method in ops}
@@ -86,7 +86,7 @@ async def test_the_route_table_the_openapi_paths_and_the_app_routes_are_the_same
 
 async def test_each_route_is_registered_once(env: Env) -> None:
     """One registration per route: the route the document describes is the one that runs."""
-    seen = [(method, route.path) for route in env.app.routes
+    seen = [(method, route.path_format) for route in env.app.routes
             if isinstance(route, APIRoute) for method in route.methods]
     assert len(seen) == len(set(seen))
     api = [r for r in env.app.routes if getattr(r, "path", "").startswith(f"{API}/")]

@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from ..node.node import Node
 from . import errors, pages
 from .context import PREFIX, ApiContext, ApiSettings
-from .openapi import bind_settings, without_422
+from .openapi import add_components, bind_settings, without_422
 from .routes import api_router
 
 API_VERSION = "1.0.0"
@@ -68,8 +68,8 @@ def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = without_422(FastAPI.openapi(app))
-            app.openapi_schema = bind_settings(document, ctx.settings)
+            document = add_components(without_422(FastAPI.openapi(app)))
+            app.openapi_schema = bind_settings(document, ctx.settings, node.chain_id)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ledger import TYPES, limits
-from .context import ApiSettings
+from .context import PREFIX, ApiSettings
 from .params import INT_MAX
 
 # -- responses ------------------------------------------------------------------------------------
@@ -39,6 +39,19 @@ def json_200(description: str, schema: dict[str, Any] | None = None) -> dict[int
 
 
 # -- request bodies -------------------------------------------------------------------------------
+#: Strict JSON (protocol §2) as a schema: numbers are integers within ±(2^53 − 1), no fraction,
+#: no exponent. A component of the document (``add_components``), recursive through its ref.
+JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE: dict[str, Any] = {
+    "description": "Strict JSON (docs/protocol.md §2): integers within ±(2^53 − 1) and no "
+                   "other numbers.",
+    "anyOf": [
+        {"type": "string"}, {"type": "boolean"}, {"type": "null"},
+        {"type": "integer", "minimum": -INT_MAX, "maximum": INT_MAX},
+        {"type": "array", "items": JSON_VALUE_REF},
+        {"type": "object", "additionalProperties": JSON_VALUE_REF},
+    ],
+}
 _SIGNATURE = {
     "type": "object",
     "required": ["key", "sig"],
@@ -57,6 +70,7 @@ _BODY = {
         "§7); amounts are integers of minor units (centimes). The canonical body is at most "
         f"{limits.body_bytes_max} bytes."),
     "required": ["chain", "type", "expires", "nonce"],
+    "additionalProperties": JSON_VALUE_REF,
     "properties": {
         "chain": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{0,63}$",
                   "description": "This chain's id (GET /chain)."},
@@ -89,7 +103,8 @@ BATCH: dict[str, Any] = {
         "maxItems": limits.batch_transactions_max,
         # Not the envelope schema: any item is answered on its own (an error in its outcome),
         # so the batch as a whole stays valid whatever an item holds.
-        "items": {"description": "An envelope as for POST /transactions; an item that is not "
+        "items": {**JSON_VALUE_REF,
+                  "description": "An envelope as for POST /transactions; an item that is not "
                                  "one is refused in its own outcome."},
     }},
 }
@@ -113,9 +128,14 @@ BODY_SETTINGS = {
 }
 
 
-def bind_settings(document: dict[str, Any], settings: ApiSettings) -> dict[str, Any]:
-    """Write the app's page and body bounds into its document (in place)."""
+def bind_settings(document: dict[str, Any], settings: ApiSettings,
+                  chain_id: str) -> dict[str, Any]:
+    """Write the app's page and body bounds, and its chain id, into its document (in place):
+    a transaction for another chain would be refused (``wrong_chain``)."""
     paths = document.get("paths", {})
+    envelope = paths[f"{PREFIX}/transactions"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    envelope["properties"]["body"]["properties"]["chain"]["enum"] = [chain_id]
     for (method, path, name), maximum in PAGE_SETTINGS.items():
         for parameter in paths[path][method].get("parameters", []):
             if parameter["name"] == name:
@@ -126,6 +146,12 @@ def bind_settings(document: dict[str, Any], settings: ApiSettings) -> dict[str, 
         body["x-body-bytes-max"] = bytes_max
         body["description"] += (f" At most {bytes_max} bytes (`x-body-bytes-max`); a longer "
                                 "body is refused with 413 `too_large` before it is read.")
+    return document
+
+
+def add_components(document: dict[str, Any]) -> dict[str, Any]:
+    """The schemas that the request bodies refer to (in place)."""
+    document.setdefault("components", {}).setdefault("schemas", {})["JsonValue"] = JSON_VALUE
     return document
 
 

@@ -7,10 +7,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from ..ledger import Reason, TxError, parse_account_id
 from . import errors
 from .context import ApiContext
+
+
+class TxIdSegment(StringConvertor):
+    """The ``{id}`` of ``/transactions/{id}``: any segment but ``batch``, so that
+    ``GET /transactions/batch`` is what it is, a route that exists for POST only (405 with
+    ``Allow: POST``), rather than a malformed transaction id. Every other segment reaches the
+    route, whose pattern answers a bad id ``malformed``."""
+
+    regex = "(?!batch$)[^/]+"
+
+
+#: Its name in route paths: ``/transactions/{id:tx_id}`` (the document shows ``{id}``).
+register_url_convertor("tx_id", TxIdSegment())
 
 #: Integers of query and path parameters: JavaScript-safe, and they fit SQLite's INTEGER.
 INT_MAX = 2**53 - 1

@@ -16,7 +16,7 @@ from ...ledger import decode_tx, limits
 from .. import errors
 from ..context import Ctx
 from ..openapi import BATCH, ENVELOPE, ERROR, ERRORS, STATUS, json_200, request_body
-from ..params import TxIdPath
+from ..params import TxIdPath  # and the {id:tx_id} segment of the paths below
 from ..responses import json_response, read_body
 
 router = APIRouter(tags=["transactions"])
@@ -73,7 +73,7 @@ async def submit_batch(ctx: Ctx, request: Request) -> Response:
     return json_response({"items": [item.to_json() for item in items]})
 
 
-@router.get("/transactions/{id}", summary="Status of a transaction",
+@router.get("/transactions/{id:tx_id}", summary="Status of a transaction",
             description="`accepted`, `executed`, `final` (with result, height, seq) or "
                         "`rejected` (with the admission reason).",
             responses={200: STATUS, **ERRORS})
@@ -84,7 +84,7 @@ def transaction_status(ctx: Ctx, id: TxIdPath) -> Response:
     return json_response(status.to_json())
 
 
-@router.get("/transactions/{id}/receipt", summary="Receipt of an executed transaction",
+@router.get("/transactions/{id:tx_id}/receipt", summary="Receipt of an executed transaction",
             description="Checkable offline by anyone: the transaction, its result, the "
                         "Merkle proof to the block header and the validators' signatures.",
             responses={**json_200("The receipt (docs/protocol.md §10.6)."), **ERRORS})
