@@ -8,6 +8,7 @@ left no trace, so they do not disturb one another).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -542,3 +543,27 @@ async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
         assert halting.height() == before
         chain = (await halting.client.get(f"{API}/chain")).json()
         assert chain["node"] == {"running": False, "halted": True}
+
+
+# -- a bug ------------------------------------------------------------------------------------------
+async def test_an_internal_error_is_a_bare_500_logged_with_its_traceback(
+    tmp_path_factory: pytest.TempPathFactory, env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table lost under a query is a bug of the node's, not of the request: 500 ``internal``
+    with nothing of the error in the body, and the traceback in the log (it used to be logged
+    as one line, without it)."""
+    del env
+    path = tmp_path_factory.mktemp("broken")
+    async with api_env(path) as broken:
+        with sqlite3.connect(path / "node.db") as db:
+            db.execute("DROP TABLE memberships")
+        # Starlette re-raises a 500's exception once the answer is sent; the client must not.
+        transport = httpx.ASGITransport(app=broken.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lien.test") as client:
+            with caplog.at_level(logging.ERROR, logger="lien.web"):
+                response = await client.get(f"{API}/accounts/{broken.genesis.comptoir.account}")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal", "detail": ""}}
+    (record,) = [r for r in caplog.records if r.name == "lien.web"]
+    assert record.exc_info is not None and "memberships" in str(record.exc_info[1])
+    assert "Traceback" in caplog.text
