@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import API, CODE, Env, api_env, member
+from api_support import API, CODE, Env, api_env, envelope, member
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 from fastapi.routing import APIRoute
 
 from lien.ledger import TYPES, limits
 from lien.ledger.transactions import POLICY
 from lien.web import ApiSettings
+from lien.web.admission import WAITS
 from lien.web.context import PAGE_DEFAULT
 from lien.web.errors import API_CODES
 
@@ -106,6 +107,20 @@ async def test_the_parameter_patterns_are_the_documents(env: Env) -> None:
         accepted, otherwise = rows[row]
         assert f"`{pattern}`" in accepted, row
         assert otherwise == f"400 `{code}`", row
+
+
+async def test_the_hot_route_documents_the_wait_it_reads(env: Env) -> None:
+    """POST /transactions reads ``wait`` itself (no FastAPI validation on the hot path): its
+    documented values are the ones it accepts, and the protocol's table says the same."""
+    wait = parameter(await spec(env), "post", "/transactions", "wait")
+    assert wait["schema"]["enum"] == list(WAITS) and wait["schema"]["default"] == "accepted"
+    (row,) = [row for row in table("| Parameter |") if row[0] == "`wait`"]
+    assert row[1] == "`accepted` (default), `executed`, `final`"
+    data = envelope(env.genesis.bootstrap[0])
+    for value in WAITS:
+        assert (await env.post(data, wait=value)).status_code == 200
+    refused = await env.post(data, wait="done")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "malformed"
 
 
 async def test_page_sizes_agree(env: Env) -> None:
