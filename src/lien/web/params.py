@@ -14,6 +14,21 @@ from . import errors
 from .context import ApiContext
 
 
+#: Integers of query and path parameters: JavaScript-safe, and they fit SQLite's INTEGER.
+INT_MAX = 2**53 - 1
+TX_ID_PATTERN = "^[0-9a-fA-F]{64}$"
+#: What people type for an account id: 10 characters of Crockford's base32 then 2 check digits,
+#: any case, look-alikes accepted (I, L → 1; O → 0; never U), a hyphen or a space between
+#: two characters. The server accepts a little more (surrounding spaces, repeated hyphens):
+#: the pattern is the part a client should send.
+ACCOUNT_PATTERN = "^[0-9A-TV-Za-tv-z](?:[- ]?[0-9A-TV-Za-tv-z]){9}(?:[- ]?[0-9IiLlOo]){2}$"
+#: Twelve characters and a separator between each two.
+ACCOUNT_CHARS_MAX = 23
+#: Longest account id the server reads (what people type may have spaces); beyond, bad_field.
+ACCOUNT_TYPED_CHARS_MAX = 64
+CURRENCY_PATTERN = "^[A-Z][A-Z0-9]{1,11}$"
+
+
 class TxIdSegment(StringConvertor):
     """The ``{id}`` of ``/transactions/{id}``: any segment but ``batch``, so that
     ``GET /transactions/batch`` is what it is, a route that exists for POST only (405 with
@@ -26,20 +41,9 @@ class TxIdSegment(StringConvertor):
 #: Its name in route paths: ``/transactions/{id:tx_id}`` (the document shows ``{id}``).
 register_url_convertor("tx_id", TxIdSegment())
 
-#: Integers of query and path parameters: JavaScript-safe, and they fit SQLite's INTEGER.
-INT_MAX = 2**53 - 1
-TX_ID_PATTERN = "^[0-9a-fA-F]{64}$"
-#: What people type for an account id: 10 characters of Crockford's base32 then 2 check digits,
-#: any case, look-alikes accepted (I, L → 1; O → 0; never U), a hyphen or a space between
-#: two characters. The server accepts a little more (surrounding spaces, repeated hyphens):
-#: the pattern is the part a client should send.
-ACCOUNT_PATTERN = "^[0-9A-TV-Za-tv-z](?:[- ]?[0-9A-TV-Za-tv-z]){9}(?:[- ]?[0-9IiLlOo]){2}$"
-#: Twelve characters and a separator between each two.
-ACCOUNT_CHARS_MAX = 23
-CURRENCY_PATTERN = "^[A-Z][A-Z0-9]{1,11}$"
 
 TxIdPath = Annotated[str, Path(
-    pattern=TX_ID_PATTERN, max_length=64,
+    pattern=TX_ID_PATTERN,
     description="Transaction id: 64 hex digits (a bad one is 400 `malformed`).")]
 AccountPath = Annotated[str, Path(
     description=(
@@ -50,8 +54,6 @@ AccountPath = Annotated[str, Path(
 CurrencyPath = Annotated[str, Path(
     pattern=CURRENCY_PATTERN, description="Currency code, e.g. `LIEN` (a bad one is 400 "
                                           "`malformed`).")]
-#: Longest account id the server reads (what people type may have spaces); beyond, bad_field.
-ACCOUNT_TYPED_CHARS_MAX = 64
 
 
 def account_param(text: str) -> str:
