@@ -18,9 +18,10 @@ from api_support import API, CHAIN, CODE, Env, api_env, next_event, served
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 
 from lien.chain import verify_receipt
-from lien.ledger import DESCRIPTIONS, Reason, format_account_id, limits
-from lien.node.node import NodeSettings
+from lien.ledger import DESCRIPTIONS, Reason, format_account_id, format_amount, limits
+from lien.node.node import NodeSettings, TxEvent
 from lien.web import ApiSettings
+from lien.web.events import EventHub, sse, stream
 
 pytestmark = pytest.mark.anyio
 PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -234,6 +235,7 @@ async def test_openapi_documents_every_route(env: Env) -> None:
         ("get", "/api/v1/accounts/{account_id}"), ("get", "/api/v1/accounts/{account_id}/history"),
         ("get", "/api/v1/accounts/{account_id}/events"), ("get", "/api/v1/blocks"),
         ("get", "/api/v1/blocks/{height}"), ("get", "/api/v1/chain"), ("get", "/api/v1/reasons"),
+        ("get", "/api/v1/currencies"), ("get", "/api/v1/currencies/{code}"),
     }
     documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert documented == routes
@@ -284,7 +286,7 @@ async def test_events_stream_a_payment_then_end_on_disconnect_and_on_shutdown(en
             async for _line in lines:
                 pass
         await asyncio.wait_for(task, 10)
-    assert hub.count() == 0
+    assert hub.wait_count(0, 0)  # no stream left open
 
 
 async def test_limits_are_the_ledger_ones() -> None:
@@ -301,6 +303,95 @@ async def test_every_route_is_in_the_protocol_document(env: Env) -> None:
     for route in env.app.routes:
         if isinstance(route, APIRoute):
             for method in route.methods:
-                assert f"`{method} {route.path}" in section, (method, route.path)
+                path = route.path_format
+                assert f"`{method} {path}" in section, (method, path)
     for code in ("not_found", "method_not_allowed", "node_halted", "node_busy", "too_large"):
         assert f"`{code}`" in section
+
+
+# -- currencies -------------------------------------------------------------------------------------
+async def test_currencies_give_the_policy_a_wallet_needs_and_the_supply(env: Env) -> None:
+    (created,) = [tx for tx in env.genesis.bootstrap if tx.type == "create_currency"]
+    policy = created.body["policy"]
+    before = (await env.client.get(f"{API}/currencies/{CODE}")).json()
+    await env.join("alice", nantie=123_456)
+    await env.join("bob", nantie=1_000)
+    listed = await env.client.get(f"{API}/currencies")
+    assert listed.status_code == 200
+    (lien,) = listed.json()["items"]
+    assert lien["code"] == CODE and lien["name"] == policy["name"]
+    assert lien["policy"] == policy  # quorum, thresholds, default limits, fee, association
+    issued = before["issued_minor"] + 124_456
+    assert (lien["issued_minor"], lien["reconverted_minor"], lien["supply_minor"]) == (
+        issued, 0, issued)
+    assert lien["issued_text"] == lien["supply_text"] == format_amount(issued, CODE)
+    assert lien["reconverted_text"] == "0,00 LIEN"
+    assert not any(isinstance(v, float) for v in lien.values())
+    one = await env.client.get(f"{API}/currencies/{CODE}")
+    assert one.status_code == 200 and one.json() == lien
+
+
+async def test_a_new_policy_is_served_as_soon_as_its_block_is_committed(env: Env) -> None:
+    (created,) = [tx for tx in env.genesis.bootstrap if tx.type == "create_currency"]
+    admins = env.genesis.admins
+    policy = {**created.body["policy"], "reconversion_fee_bp": 250, "admin_quorum": 1}
+    await env.ok(env.mk.make(admins, "set_policy", by=admins[0].account, currency=CODE,
+                             policy=policy))
+    served = (await env.client.get(f"{API}/currencies/{CODE}")).json()
+    assert served["policy"] == policy
+
+
+async def test_an_unknown_currency_is_404_and_a_bad_code_400(env: Env) -> None:
+    unknown = await env.client.get(f"{API}/currencies/XYZ")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    for bad in ("lien", "L", "LIEN-2", "A" * 13):
+        response = await env.client.get(f"{API}/currencies/{bad}")
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["code"] == "malformed", bad
+
+
+# -- events: the stream's framing, and overflow ------------------------------------------------------
+async def test_a_stream_opens_with_its_retry_line(env: Env) -> None:
+    alice = await env.join("alice")
+    async with served(env.app) as (url, _server, _task), httpx.AsyncClient(base_url=url) as http:
+        async with http.stream("GET", f"{API}/accounts/{alice.account}/events") as response:
+            first = await asyncio.wait_for(anext(response.aiter_lines()), 10)
+            assert first == f"retry: {ApiSettings().sse_retry_ms}"
+
+
+async def test_a_reconnection_that_missed_too_much_gets_overflow_and_the_stream_closes(
+    tmp_path: Path,
+) -> None:
+    async with api_env(tmp_path, ApiSettings(sse_backlog_events_max=2)) as env:
+        alice = await env.join("alice", nantie=1_000)
+        bob = await env.join("bob")
+        first = await env.ok(env.mk.pay(alice, bob, 1))
+        for amount in (2, 3):  # two missed: replayed
+            await env.ok(env.mk.pay(alice, bob, amount))
+        headers = {"Last-Event-ID": str(first["seq"])}
+        async with served(env.app) as (url, _s, _t), httpx.AsyncClient(base_url=url) as http:
+            async with http.stream("GET", f"{API}/accounts/{bob.account}/events",
+                                   headers=headers) as response:
+                lines = response.aiter_lines()
+                replayed = [await asyncio.wait_for(next_event(lines), 10) for _ in range(2)]
+                assert [d["result"]["nantie"] for _, d, _ in replayed] == [2, 3]
+            await env.ok(env.mk.pay(alice, bob, 4))  # now three missed: more than can be
+            async with http.stream("GET", f"{API}/accounts/{bob.account}/events",
+                                   headers=headers) as response:
+                text = await asyncio.wait_for(response.aread(), 10)  # it ends by itself
+        assert text.decode() == "retry: 3000\n\nevent: overflow\ndata: {}\n\n"
+
+
+async def test_a_slow_stream_gets_what_fits_then_overflow_then_ends(env: Env) -> None:
+    """The hub queues at most ``queue_events_max`` events for a stream that does not read."""
+    hub = EventHub(queue_events_max=2)
+    sub = hub.subscribe("ACCOUNT")
+    events = [TxEvent(f"{i:064x}", "transfer", {"code": "ok"}, 7, 100 + i, "final")
+              for i in range(3)]
+    for event in events:  # as the node thread would, before the stream reads anything
+        hub.publish("ACCOUNT", event)
+    body = [chunk async for chunk in stream(hub, sub, None, lambda: False, 60.0, 1500)]
+    assert body[0] == b"retry: 1500\n\n"
+    assert body[1:3] == [sse(e) for e in events[:2]]
+    assert body[3:] == [b"event: overflow\ndata: {}\n\n"]
+    assert hub.wait_count(0, 0)  # the stream unsubscribed as it ended

@@ -8,6 +8,7 @@ left no trace, so they do not disturb one another).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -130,7 +131,16 @@ TX_CASES: dict[str, tuple[Callable[[Env], bytes], int, str]] = {
     "negative amount": (lambda e: raw(payment(e, amount=-100)), 400, "amount_invalid"),
     "amount over the max": (lambda e: raw(payment(e, amount=limits.amount_minor_max + 1)), 400,
                             "amount_invalid"),
-    "amount past 2**53": (lambda e: raw(payment(e, amount=2**64)), 400, "amount_invalid"),
+    # Beyond ±(2**53 - 1) is not strict JSON (protocol §2): malformed, before any field check
+    # (it was amount_invalid / bad_field; the issue "one path" made it follow the document).
+    "amount past 2**53": (lambda e: raw(payment(e, amount=2**64)), 400, "malformed"),
+    "amount just past 2**53 - 1": (lambda e: raw(payment(e, amount=2**53)), 400, "malformed"),
+    "negative past -(2**53 - 1)": (lambda e: raw(payment(e, amount=-(2**53))), 400, "malformed"),
+    "expires past 2**53": (lambda e: raw(payment(e, expires=2**53)), 400, "malformed"),
+    "huge integer in a memo's place": (lambda e: raw(payment(e, memo=-(2**70))), 400,
+                                       "malformed"),
+    "huge integer in an unknown type": (lambda e: raw(payment(e, type="steal", amount=2**60)),
+                                        400, "malformed"),
     "nantie over amount": (lambda e: raw(payment(e, nantie=101)), 400, "amount_invalid"),
     "duplicate key": (lambda e: with_text(e, '"amount": 100', '"amount": 1, "amount": 100'),
                       400, "malformed"),
@@ -284,6 +294,9 @@ BATCH_CASES: dict[str, tuple[Callable[[Env], bytes], int, str]] = {
                        400, "malformed"),
     "a duplicate key inside": (lambda e: b'{"transactions": [], "transactions": []}', 400,
                                "malformed"),
+    "a huge integer inside": (lambda e: raw({"transactions": [payment(e),
+                                                              payment(e, amount=2**53)]}),
+                              400, "malformed"),
     "too many items": (lambda e: raw({"transactions": [0] * (limits.batch_transactions_max + 1)}),
                        413, "too_large"),
     "body over its bound": (lambda e: raw({"transactions": [payment(e, memo="m" * 200)] * 400}),
@@ -353,14 +366,14 @@ def _hex(n: int) -> str:
 
 
 GET_CASES: dict[str, tuple[str, dict[str, Any], int, str]] = {
-    "tx id too short": ("/transactions/" + _hex(63), {}, 400, "bad_field"),
-    "tx id too long": ("/transactions/" + _hex(65), {}, 400, "bad_field"),
-    "tx id not hex": ("/transactions/" + "g" * 64, {}, 400, "bad_field"),
-    "tx id huge": ("/transactions/" + _hex(5000), {}, 400, "bad_field"),
-    "tx id non-ascii": ("/transactions/" + "é" * 64, {}, 400, "bad_field"),
-    "tx id and a newline": ("/transactions/" + _hex(64) + "%0A", {}, 400, "bad_field"),
+    "tx id too short": ("/transactions/" + _hex(63), {}, 400, "malformed"),
+    "tx id too long": ("/transactions/" + _hex(65), {}, 400, "malformed"),
+    "tx id not hex": ("/transactions/" + "g" * 64, {}, 400, "malformed"),
+    "tx id huge": ("/transactions/" + _hex(5000), {}, 400, "malformed"),
+    "tx id non-ascii": ("/transactions/" + "é" * 64, {}, 400, "malformed"),
+    "tx id and a newline": ("/transactions/" + _hex(64) + "%0A", {}, 400, "malformed"),
     "tx unknown": ("/transactions/" + _hex(64), {}, 404, "not_found"),
-    "receipt bad id": ("/transactions/xyz/receipt", {}, 400, "bad_field"),
+    "receipt bad id": ("/transactions/xyz/receipt", {}, 400, "malformed"),
     "receipt unknown": ("/transactions/" + _hex(64) + "/receipt", {}, 404, "not_found"),
     "account bad checksum": ("/accounts/{typo}", {}, 400, "bad_field"),
     "account too short": ("/accounts/ABC", {}, 400, "bad_field"),
@@ -421,6 +434,11 @@ async def test_wrong_methods_are_405(env: Env) -> None:
         assert response.headers["allow"] == "POST"
         assert error(await env.client.put(f"{API}/chain", content=b"{}")) == (
             405, "method_not_allowed")
+        # Found by fuzzing with every check: GET /transactions/batch was read as the status
+        # of a transaction whose id is "batch" (400); it is a POST-only route.
+        response = await env.client.get(f"{API}/transactions/batch")
+        assert error(response) == (405, "method_not_allowed")
+        assert response.headers["allow"] == "POST"
 
 
 async def test_routing_errors_have_a_detail_too(env: Env) -> None:
@@ -525,3 +543,27 @@ async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
         assert halting.height() == before
         chain = (await halting.client.get(f"{API}/chain")).json()
         assert chain["node"] == {"running": False, "halted": True}
+
+
+# -- a bug ------------------------------------------------------------------------------------------
+async def test_an_internal_error_is_a_bare_500_logged_with_its_traceback(
+    tmp_path_factory: pytest.TempPathFactory, env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table lost under a query is a bug of the node's, not of the request: 500 ``internal``
+    with nothing of the error in the body, and the traceback in the log (it used to be logged
+    as one line, without it)."""
+    del env
+    path = tmp_path_factory.mktemp("broken")
+    async with api_env(path) as broken:
+        with sqlite3.connect(path / "node.db") as db:
+            db.execute("DROP TABLE memberships")
+        # Starlette re-raises a 500's exception once the answer is sent; the client must not.
+        transport = httpx.ASGITransport(app=broken.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lien.test") as client:
+            with caplog.at_level(logging.ERROR, logger="lien.web"):
+                response = await client.get(f"{API}/accounts/{broken.genesis.comptoir.account}")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal", "detail": ""}}
+    (record,) = [r for r in caplog.records if r.name == "lien.web"]
+    assert record.exc_info is not None and "memberships" in str(record.exc_info[1])
+    assert "Traceback" in caplog.text

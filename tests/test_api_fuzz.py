@@ -5,12 +5,20 @@ and body; boundary values first, then random ones), sent in-process to the ASGI 
 node on SQLite that has accounts, payments and blocks. The random phase sometimes puts a real
 account id (spelled as people type it) or a real transaction id in the path, so that the 200
 paths are fuzzed too, and sometimes submits a real transaction's body with a fresh nonce and a
-field changed, dropped or added, so that admission is reached past the parser. Each response:
+field changed, dropped or added, so that admission is reached past the parser. Every check of
+schemathesis runs (``st run --checks all``); each response:
 
 * is never a 5xx (``not_a_server_error``);
-* has a documented status code and content type, and conforms to the documented schema;
-* is a 4xx for a request that breaks the schema (``negative_data_rejection``; a batch may
-  instead answer 200 with every item refused on its own, as documented);
+* has a documented status code, content type and headers, and conforms to the documented
+  schema;
+* is a 4xx for a request that breaks the schema (``negative_data_rejection``): the document is
+  no looser than the server;
+* is accepted for a request that conforms to it (``positive_data_acceptance``: 2xx, or 404 for
+  an id that names nothing): the document is no stricter than the server, except for what JSON
+  Schema cannot state and the document says in words — an account id's check digits, the
+  documented body sizes (``x-body-bytes-max``), and, for POST /transactions, signatures that
+  verify and the fields of each type (``positive_refusal_is_documented``);
+* is a 405 with ``Allow`` for an undocumented method (``unsupported_method``);
 * when it is a 4xx, has the body ``{"error": {"code", "detail"}}``, its code one of those
   that GET /reasons lists (a precise reason, never a generic ``http_4xx``).
 
@@ -25,11 +33,15 @@ database (CI starts from a fresh clone), random rather than derandomized, no dea
 
 from __future__ import annotations
 
+import json
+import re
 import string
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from anyio.from_thread import start_blocking_portal
@@ -37,10 +49,12 @@ from api_support import API, Env, api_env
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import checks
+from schemathesis.checks import CHECKS as CHECKS_REGISTRY
 from schemathesis.config import SchemathesisConfig
 
-from lien.ledger import format_account_id, limits
+from lien.ledger import format_account_id, is_account_id, limits
 from lien.web import ApiSettings
+from lien.web.params import ACCOUNT_PATTERN, TX_ID_PATTERN
 
 #: This module's Hypothesis settings (never registered as a global profile).
 FUZZ = settings(
@@ -53,14 +67,10 @@ FUZZ = settings(
 )
 
 checks.load_all_checks()
-CHECKS = [
-    checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_headers_conformance,
-    checks.response_schema_conformance,
-    checks.negative_data_rejection,
-]
+#: ``--checks all``: every check schemathesis has, positive_data_acceptance run through
+#: ``positive_refusal_is_documented`` (the refusals that the document states in words).
+CHECKS = [c for c in CHECKS_REGISTRY.get_all() if c is not checks.positive_data_acceptance]
+assert len(CHECKS) >= 13, [c.__name__ for c in CHECKS]
 #: Every refusal the API documents is a right answer to a request that breaks the schema.
 CONFIG = {"checks": {"negative_data_rejection": {"expected-statuses": ["400", "404", "413"]}}}
 
@@ -70,6 +80,8 @@ CALL_S = 10.0
 STREAM_S = 0.2
 
 SUBMIT, BATCH = f"{API}/transactions", f"{API}/transactions/batch"
+#: Crockford's look-alikes, as protocol §4 maps them.
+LOOKALIKES = str.maketrans("ILO", "110")
 
 
 @dataclass
@@ -81,6 +93,8 @@ class Fuzzed:
     tx_ids: list[str]  #: ids of executed transactions
     bodies: list[dict[str, Any]]  #: bodies of executed transactions, of many types
     codes: set[str]  #: every error code GET /reasons lists
+    body_bytes_max: dict[str, int]  #: path -> the documented x-body-bytes-max of its body
+    bodies_schema: dict[str, Any]  #: path -> a validator of its documented request body
     height: int
     lines: list[str]
 
@@ -113,9 +127,17 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         tx_ids = [tx["id"] for tx in txs] + [txs[-1]["id"].upper()]
         reasons = portal.call(env.client.get, f"{API}/reasons").json()
         codes = {r["code"] for r in reasons["reasons"] + reasons["api_errors"]}
+        paths = portal.call(env.client.get, f"{API}/openapi.json").json()["paths"]
+        bytes_max = {path: paths[path]["post"]["requestBody"]["x-body-bytes-max"]
+                     for path in (SUBMIT, BATCH)}
+        assert bytes_max[BATCH] == api_settings.batch_bytes_max
+        components = portal.call(env.client.get, f"{API}/openapi.json").json()["components"]
+        bodies_schema = {path: jsonschema_rs.validator_for({
+            **paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"],
+            "components": components}) for path in (SUBMIT, BATCH)}
         with portal.wrap_async_context_manager(env.unchanged()):
-            yield Fuzzed(env, spelled, tx_ids, [tx["body"] for tx in txs], codes, env.height(),
-                         list(env.store.stored_state_lines()))
+            yield Fuzzed(env, spelled, tx_ids, [tx["body"] for tx in txs], codes, bytes_max,
+                         bodies_schema, env.height(), list(env.store.stored_state_lines()))
 
 
 def requests_only(app: Any) -> Any:
@@ -179,24 +201,47 @@ def steer(schema: Any, fuzzed: Fuzzed) -> None:
 
     @schema.hook
     def flatmap_path_parameters(context: Any, params: Any) -> Any:
-        real = {"account_id": fuzzed.accounts, "id": fuzzed.tx_ids}
-        # Only where any string is valid: a negative (non-string) value stays negative.
-        names = [n for n in real if isinstance(params, dict) and isinstance(params.get(n), str)]
+        real = {"account_id": (fuzzed.accounts, ACCOUNT_PATTERN),
+                "id": (fuzzed.tx_ids, TX_ID_PATTERN)}
+        # Only in place of a value that the schema accepts: a negative value stays negative.
+        names = [n for n, (_, pattern) in real.items() if isinstance(params, dict)
+                 and isinstance(params.get(n), str) and re.fullmatch(pattern, params[n])]
         if not names:
             return st.just(params)
         return st.one_of(st.just(params), st.fixed_dictionaries(
-            {n: st.sampled_from(real[n]) for n in names}).map(lambda r: {**params, **r}))
+            {n: st.sampled_from(real[n][0]) for n in names}).map(lambda r: {**params, **r}))
 
     @schema.hook
     def flatmap_body(context: Any, body: Any) -> Any:
         # Two times in three; whatever is sent, the test expects every transaction refused.
         if context.operation.path == SUBMIT:
             return st.one_of(st.just(body), envelopes, envelopes)
-        if context.operation.path == BATCH:
+        if context.operation.path == BATCH and is_batch(body):  # a negative one stays so
             batches = st.lists(envelopes, min_size=1, max_size=4).map(
                 lambda items: {"transactions": items})
             return st.one_of(st.just(body), batches, batches)
         return st.just(body)
+
+
+def is_batch(body: Any) -> bool:
+    """What the batch schema accepts: items of strict JSON, but only so many."""
+    return (isinstance(body, dict) and set(body) == {"transactions"}
+            and isinstance(body["transactions"], list)
+            and len(body["transactions"]) <= limits.batch_transactions_max
+            and is_strict_json(body["transactions"]))
+
+
+def is_strict_json(value: Any) -> bool:
+    """The JsonValue schema: integers within ±(2**53 - 1), no other number."""
+    if value is None or isinstance(value, (bool, str)):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= 2**53 - 1
+    if isinstance(value, list):
+        return all(is_strict_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_strict_json(item) for item in value.values())
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -218,18 +263,65 @@ def assert_error_shape(body: Any, fuzzed: Fuzzed) -> None:
     assert isinstance(error.get("detail"), str), body
 
 
+#: Why POST /transactions refuses an envelope that its schema accepts: what JSON Schema cannot
+#: state, and the document says in words (the fields of each type, their ranges and check
+#: digits, signatures that verify, expiry against the node's clock, the canonical body's size).
+SUBMIT_REFUSALS = {"malformed", "bad_field", "amount_invalid", "bad_signature", "expired",
+                   "expiry_too_far", "too_large"}
+
+
+def spells_a_fraction(sent: bytes) -> bool:
+    """Whether a JSON body writes a number with a fraction or an exponent (``2.0``, ``2e0``)."""
+    found = []
+    try:
+        json.loads(sent, parse_float=found.append)
+    except ValueError:
+        return False
+    return bool(found)
+
+
+def positive_refusal_is_documented(case: Any, response: Any, fuzzed: Fuzzed) -> None:
+    """positive_data_acceptance, with the refusals the document states in words."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    status = response.status_code
+    if status < 400 or status == 404:
+        return
+    code = response.json()["error"]["code"]
+    sent = response.request.body or b""
+    bytes_max = fuzzed.body_bytes_max.get(case.path)
+    if status == 413 and bytes_max is not None and len(sent) > bytes_max:
+        return  # x-body-bytes-max
+    if (status, code) == (400, "malformed") and spells_a_fraction(sent):
+        return  # in JSON Schema 2.0 is an integer; §2 says numbers are written as integers
+    account = (case.path_parameters or {}).get("account_id")
+    if (status, code) == (400, "bad_field") and isinstance(account, str):
+        account = urllib.parse.unquote(account)  # as sent
+        # Only the check digits can fail: the pattern holds the rest.
+        assert re.fullmatch(ACCOUNT_PATTERN, account), account
+        cleaned = account.upper().replace("-", "").replace(" ", "").translate(LOOKALIKES)
+        assert not is_account_id(cleaned), account
+        return
+    if case.path in fuzzed.bodies_schema and not fuzzed.bodies_schema[case.path].is_valid(
+            json.loads(sent)):
+        return  # a near-real envelope that the steering changed out of the schema
+    if case.path == SUBMIT and 400 <= status < 500:
+        assert code in SUBMIT_REFUSALS, response.text
+        assert code != "too_large" or len(sent) > limits.body_bytes_max, response.text
+        return
+    raise AssertionError(f"a request that the document accepts was refused: {status} "
+                         f"{response.text} ({case.method} {case.formatted_path})")
+
+
 def call_and_check(case: Any, fuzzed: Fuzzed) -> None:
     response = case.call(timeout=STREAM_S if case.path.endswith("/events") else CALL_S)
     status = response.status_code
-    batch_answered = case.path == BATCH and status == 200
-    # A batch answers 200 with an outcome per item: a bad item is refused on its own (checked
-    # below), not by failing the batch; only a bad batch as a whole is a 4xx.
-    excluded = [checks.negative_data_rejection] if batch_answered else []
-    case.validate_response(response, checks=CHECKS, excluded_checks=excluded)
+    case.validate_response(response, checks=CHECKS)
     if 400 <= status < 500:
         assert_error_shape(response.json(), fuzzed)
+    positive_refusal_is_documented(case, response, fuzzed)
     if case.method.upper() == "POST":
-        if batch_answered:
+        if case.path == BATCH and status == 200:
             items = response.json()["items"]
             assert [item["index"] for item in items] == list(range(len(items))), items
             for item in items:  # nothing generated is validly signed

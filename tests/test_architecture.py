@@ -12,6 +12,7 @@ import lien.ledger
 import lien.ordering
 import lien.store
 import lien.wallet
+import lien.web
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lien"
 
@@ -113,6 +114,21 @@ def test_the_public_apis_are_pinned() -> None:
         "reason_text", "status_label",
     ]
     assert "ChainStore" in lien.store.__all__
-    for module in (lien.ledger, lien.chain, lien.ordering, lien.store, lien.wallet):
+    assert sorted(lien.web.__all__) == ["ApiSettings", "Server", "create_app", "make_server"]
+    for module in (lien.ledger, lien.chain, lien.ordering, lien.store, lien.wallet, lien.web):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_the_web_layer_reads_the_node_s_read_model_not_its_hot_state() -> None:
+    """``node.state`` changes under the node thread; pages and routes read ``node.summary``
+    (an immutable snapshot) and the store instead."""
+    problems = []
+    for path in sorted((SRC / "web").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "state":
+                owner = node.value
+                name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+                if name == "node":
+                    problems.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert problems == []

@@ -9,6 +9,8 @@ import pytest
 from api_support import Env, api_env
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 
+from lien.web.pages.text import LANGS, TEXT, language
+
 pytestmark = pytest.mark.anyio
 
 
@@ -41,3 +43,19 @@ async def test_home_page_in_english(env: Env) -> None:
 async def test_home_page_is_not_in_the_api_document(env: Env) -> None:
     spec = (await env.client.get("/api/v1/openapi.json")).json()
     assert "/" not in spec["paths"]
+
+
+async def test_home_page_reads_the_node_s_summary(env: Env) -> None:
+    await env.join("alice", nantie=100)
+    summary = env.node.summary
+    page = await env.client.get("/")
+    assert f"<td>{summary.accounts}</td>" in page.text
+    assert f"<td>{summary.height}</td>" in page.text and summary.height == env.height()
+    assert env.genesis.config.chain_id in page.text
+
+
+def test_every_page_text_is_in_french_and_in_english() -> None:
+    for key, words in TEXT.items():
+        assert set(words._fields) == set(LANGS), key
+        assert all(getattr(words, lang).strip() for lang in LANGS), key
+    assert language(None) == language("de") == "fr" and language("en") == "en"

@@ -85,13 +85,24 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _safe_int(text: str) -> int:
+    # At parse time, so that an integer beyond the safe range is ``malformed`` wherever it is
+    # (section 2 of the protocol), before any field check could call it out of range.
+    value = int(text)
+    if not -JS_SAFE_INTEGER_MAX <= value <= JS_SAFE_INTEGER_MAX:
+        raise TxError(Reason.MALFORMED, "integer outside the JavaScript safe range")
+    return value
+
+
 _decoder = json.JSONDecoder(
-    object_pairs_hook=_no_duplicates, parse_float=_reject_float, parse_constant=_reject_constant
+    object_pairs_hook=_no_duplicates, parse_float=_reject_float, parse_int=_safe_int,
+    parse_constant=_reject_constant,
 )
 
 
 def parse_json(data: bytes | str) -> Any:
-    """Strict JSON: no floats, no NaN, no duplicate keys. Raises TxError(MALFORMED)."""
+    """Strict JSON: no floats, no NaN, no duplicate keys, integers within ±(2**53 - 1).
+    Raises TxError(MALFORMED)."""
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         return _decoder.decode(text)

@@ -10,7 +10,8 @@ Exception tree, and the status each gets::
       └── NodeHalted                          -> 503 ``node_halted`` (stopped or failed node)
     NodeStopped                (lien.node)    -> 503 ``node_halted``
     NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
-    any other exception (a bug)               -> 500 ``internal``, no traceback in the body
+    any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
+                                                 none in the body
 
 Every error body is ``{"error": {"code": <code>, "detail": <text>}}``. An *execution* refusal
 (``insufficient_funds``, ``unknown_account``...) is not an error here: it is the recorded result
@@ -122,7 +123,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
+    log.error("internal error on %s %s: %r", request.method, request.url.path, exc,
+              exc_info=exc)
     return error_response(500, "internal")
 
 

@@ -10,13 +10,16 @@ Each stream has a bounded queue (``queue_events_max``). A client too slow to kee
 it saw) and the missed events are replayed from the account's history, or — when more than
 ``backlog_events_max`` were missed — it is told ``overflow`` again and should reload the history.
 
-Wire format (one event per executed transaction touching the account)::
+The events are the node's typed ``TxEvent`` records, live or replayed; they are encoded here,
+once. Wire format: first ``retry: <ms>`` (how long a client waits before reconnecting), then
+one event per executed transaction touching the account::
 
     id: <seq>
     event: transaction
     data: {"id", "type", "result", "height", "seq", "status"}
 
-A comment line (``: keep-alive``) is sent every ``heartbeat_s`` so that proxies keep the
+and the control events ``overflow`` and ``halted`` (``data: {}``), each followed by the end of
+the stream. A comment line (``: keep-alive``) is sent every ``heartbeat_s`` so that proxies keep the
 connection and a vanished client is noticed. Streams end cleanly when the client disconnects,
 when the app shuts down (``EventHub.close``) and when the node halts.
 """
@@ -28,8 +31,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any
-
 from ..node.node import TxEvent
 from .responses import json_bytes
 
@@ -43,13 +44,13 @@ class Subscription:
         self.account = account
         self.loop = loop
         self.queue_max = queue_max
-        self.events: deque[dict[str, Any]] = deque()
+        self.events: deque[TxEvent] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
         self.closed = False
 
     # Both run on the subscription's loop.
-    def push(self, event: dict[str, Any]) -> None:
+    def push(self, event: TxEvent) -> None:
         if len(self.events) >= self.queue_max:
             self.overflowed = True
         else:
@@ -81,7 +82,7 @@ class EventHub:
                 targets = tuple(streams)
             for sub in targets:
                 try:
-                    sub.loop.call_soon_threadsafe(sub.push, tx_event.to_json())
+                    sub.loop.call_soon_threadsafe(sub.push, tx_event)
                 except RuntimeError:  # that stream's loop is closed
                     pass
         except Exception:  # never let a stream break the node
@@ -105,10 +106,6 @@ class EventHub:
                     del self._streams[sub.account]
             self._changed.notify_all()
 
-    def count(self) -> int:
-        with self._lock:
-            return self._count()
-
     def _count(self) -> int:
         return sum(len(s) for s in self._streams.values())
 
@@ -129,30 +126,37 @@ class EventHub:
                 pass
 
 
-def sse(event: dict[str, Any], kind: str = "transaction") -> bytes:
-    head = f"id: {event['seq']}\n" if "seq" in event else ""
-    return f"{head}event: {kind}\ndata: ".encode() + json_bytes(event) + b"\n\n"
+def sse(event: TxEvent) -> bytes:
+    """One ``transaction`` event; its ``id`` is the seq, for ``Last-Event-ID``."""
+    return (f"id: {event.seq}\nevent: transaction\ndata: ".encode()
+            + json_bytes(event.to_json()) + b"\n\n")
+
+
+def sse_control(kind: str) -> bytes:
+    """A control event (``overflow``, ``halted``): no id, empty data; the stream ends."""
+    return f"event: {kind}\ndata: {{}}\n\n".encode()
 
 
 async def stream(
     hub: EventHub,
     sub: Subscription,
-    backlog: Callable[[], tuple[list[dict[str, Any]], bool]] | None,
+    backlog: Callable[[], tuple[list[TxEvent], bool]] | None,
     halted: Callable[[], bool],
     heartbeat_s: float,
+    retry_ms: int,
 ) -> AsyncIterator[bytes]:
     """The body of one SSE response. ``backlog`` (run in a thread) returns the events missed
     since ``Last-Event-ID``, oldest first, and whether some could not be replayed."""
     try:
-        yield b"retry: 3000\n\n"
+        yield f"retry: {retry_ms}\n\n".encode()
         last_seq = -1
         if backlog is not None:
             missed, gap = await asyncio.get_running_loop().run_in_executor(None, backlog)
             if gap:
-                yield sse({}, "overflow")
+                yield sse_control("overflow")
                 return
             for event in missed:
-                last_seq = event["seq"]
+                last_seq = event.seq
                 yield sse(event)
         while True:
             if not sub.events and not sub.closed and not sub.overflowed:
@@ -161,17 +165,17 @@ async def stream(
                     await asyncio.wait_for(sub.ready.wait(), heartbeat_s)
                 except TimeoutError:
                     if halted():
-                        yield sse({}, "halted")
+                        yield sse_control("halted")
                         return
                     yield b": keep-alive\n\n"
                     continue
             while sub.events:
                 event = sub.events.popleft()
-                if event["seq"] > last_seq:  # already sent from the backlog
-                    last_seq = event["seq"]
+                if event.seq > last_seq:  # already sent from the backlog
+                    last_seq = event.seq
                     yield sse(event)
             if sub.overflowed:
-                yield sse({}, "overflow")
+                yield sse_control("overflow")
                 return
             if sub.closed:
                 return

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..chain import ValidatorSet
 from ..ledger import Account, Membership, format_account_id, format_amount
 from ..store.store import StoredBlock, StoredTx
 
@@ -60,13 +59,14 @@ def history_item(stored: StoredTx) -> dict[str, Any]:
     }
 
 
-def block(stored: StoredBlock, validators: ValidatorSet) -> dict[str, Any]:
+def block(stored: StoredBlock, final: bool) -> dict[str, Any]:
+    """A block; ``final`` comes from the node, which knows its finality height."""
     header = stored.header
     return {
         "height": header.height,
         "hash": header.hash,
         "header": header.to_json(),
         "signatures": [{"key": k, "sig": s.hex()} for k, s in sorted(stored.signatures.items())],
-        "final": validators.is_final(header.hash, stored.signatures),
+        "final": final,
         "first_seq": stored.first_seq,
     }

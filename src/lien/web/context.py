@@ -1,0 +1,93 @@
+"""What every route shares, and how a route gets it: the ``ApiContext`` of the app.
+
+``create_app`` builds one ``ApiContext`` and stores it as ``app.state.lien``; a route asks for
+it with the ``Ctx`` dependency (``ctx: Ctx``), never through a closure, so routers are plain
+modules that any app can include (the tests' apps, later a federation node's).
+
+``get_context`` is an ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its
+thread pool, which would cost a thread hop on every request. The one route that solves no
+dependency at all, the hot ``POST /transactions`` (``routes.transactions.RawRoute``), calls
+``context_of`` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..ledger import limits
+from ..node.node import Node
+from .admission import Admission
+from .events import EventHub
+
+PREFIX = "/api/v1"
+#: Items of a page of history or of blocks when the request names no ``limit``.
+PAGE_DEFAULT = 50
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Named bounds of the API (the ledger's protocol limits are in ``lien.ledger.limits``)."""
+
+    #: Longest a request waits for ``wait=executed|final`` before answering 202.
+    wait_ms_max: int = 10_000
+    #: Threads that verify signatures and enqueue, off the event loop.
+    admission_threads: int = 4
+    #: Largest body of POST /transactions (one encoded transaction).
+    request_bytes_max: int = limits.transaction_bytes_max
+    #: Largest body of POST /transactions/batch: a full batch of full transactions.
+    batch_bytes_max: int = limits.batch_transactions_max * (limits.transaction_bytes_max + 2) + 64
+    #: Largest ``limit`` of one page of history (``PAGE_DEFAULT`` when none is asked for).
+    history_page_max: int = 200
+    #: Largest ``limit`` of one page of blocks (``PAGE_DEFAULT`` when none is asked for).
+    blocks_page_max: int = 200
+    #: A comment line on an idle event stream this often, so proxies keep it open.
+    sse_heartbeat_s: float = 15.0
+    #: The ``retry:`` line of an event stream: how long a client waits before reconnecting.
+    sse_retry_ms: int = 3000
+    #: Events queued for one slow stream before it is sent ``overflow`` and closed.
+    sse_queue_events_max: int = 1000
+    #: Events replayed at most after ``Last-Event-ID``; more missed is ``overflow``.
+    sse_backlog_events_max: int = 200
+
+    def __post_init__(self) -> None:
+        if min(self.history_page_max, self.blocks_page_max) < PAGE_DEFAULT:
+            raise ValueError(f"a page may not be smaller than its default, {PAGE_DEFAULT}")
+
+
+class ApiContext:
+    """What the routes share: the node, the admission pipeline and the event hub."""
+
+    def __init__(self, node: Node, settings: ApiSettings) -> None:
+        self.node = node
+        self.store = node.store
+        self.settings = settings
+        self.admission = Admission(node, settings.admission_threads, settings.wait_ms_max)
+        self.hub = EventHub(settings.sse_queue_events_max)
+        node.add_listener(self.hub.publish)
+        self._closed = False
+
+    def close(self) -> None:
+        """End the event streams and release the threads; the node itself keeps running."""
+        if self._closed:
+            return
+        self._closed = True
+        self.hub.close()
+        self.node.remove_listener(self.hub.publish)
+        self.admission.close()
+
+
+def context_of(request: Request) -> ApiContext:
+    """The app's context (``app.state.lien``, set by ``create_app``)."""
+    ctx: ApiContext = request.app.state.lien
+    return ctx
+
+
+async def get_context(request: Request) -> ApiContext:
+    """``context_of`` as a dependency (``ctx: Ctx``)."""
+    return context_of(request)
+
+
+Ctx = Annotated[ApiContext, Depends(get_context)]

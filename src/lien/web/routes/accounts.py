@@ -1,0 +1,61 @@
+"""An account and its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from .. import errors, views
+from ..context import PAGE_DEFAULT, Ctx
+from ..openapi import ERRORS, json_200
+from ..params import INT_MAX, AccountPath, account_param, known_account, page_limit
+from ..responses import json_response
+
+router = APIRouter(tags=["accounts"])
+
+_MEMBERSHIP: dict[str, Any] = {"type": "object", "required": [
+    "currency", "status", "roles", "nantie_minor", "nantie_text", "credit_minor", "credit_text",
+    "floor_minor", "floor_text", "ceiling_minor", "ceiling_text", "balance_minor",
+    "balance_text"]}
+ACCOUNT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "display", "kind", "keys", "delegations", "recovery", "currencies"],
+    "properties": {"currencies": {"type": "array", "items": _MEMBERSHIP}},
+}
+
+
+@router.get("/accounts/{account_id}", summary="An account and its balances",
+            description="Kind, keys, delegations, pending recovery and, per currency: status, "
+                        "roles, nantie, credit, floor, ceiling and balance (integers `*_minor` "
+                        "with a French `*_text` for display). See docs/protocol.md §12.",
+            responses={**json_200("The account.", ACCOUNT_SCHEMA), **ERRORS})
+def get_account(ctx: Ctx, account_id: AccountPath) -> Response:
+    row = ctx.store.account_row(account_param(account_id))
+    if row is None:
+        raise errors.NotFound("unknown account")
+    return json_response(views.account(*row))
+
+
+@router.get("/accounts/{account_id}/history", summary="An account's transactions",
+            description="Newest first, in `seq` order; `limit` items per page "
+                        f"({PAGE_DEFAULT} when not given). Pass the returned "
+                        "`next` as `before` for the next page; `next` is null on the last page.",
+            responses={**json_200("`{account, items: [{seq, height, id, type, tx, result}], "
+                                  "next}`"), **ERRORS})
+def account_history(
+    ctx: Ctx,
+    account_id: AccountPath,
+    before: Annotated[int | None, Query(ge=0, le=INT_MAX, description=(
+        "Only items with a smaller `seq` (the `next` of the previous page)."))] = None,
+    limit: Annotated[int, Query(ge=1, description="Page size.")] = PAGE_DEFAULT,
+) -> Response:
+    size = page_limit(limit, ctx.settings.history_page_max)
+    account = known_account(ctx, account_id)
+    rows = ctx.store.history(account, before, size + 1)
+    page = rows[:size]
+    return json_response({
+        "account": account,
+        "items": [views.history_item(r) for r in page],
+        "next": page[-1].seq if len(rows) > size else None,
+    })
