@@ -132,7 +132,6 @@ def test_a_database_from_before_migrations_is_upgraded_on_postgres(pg_url: str) 
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE alembic_version")
         conn.exec_driver_sql("DROP TABLE personal_profiles")
-        conn.exec_driver_sql("DROP INDEX ix_transactions_expires")
         conn.exec_driver_sql("ALTER TABLE transactions DROP COLUMN expires")
     assert _drift(store) != []
     again = _store(pg_url)

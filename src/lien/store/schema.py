@@ -16,7 +16,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -57,10 +56,9 @@ transactions = Table(
     Column("body", LargeBinary, nullable=False),  #: canonical JSON bytes
     Column("signatures", LargeBinary, nullable=False),  #: (key || sig) pairs
     Column("result", Text, nullable=False),  #: canonical JSON of the result
-    #: the body's ``expires``, kept apart so that a restart reloads the replay memory (id,
-    #: expiry) from the index below without parsing a single body
+    #: the body's ``expires``, kept apart from the body (checked by ``verify``); replay
+    #: protection after a restart asks the unique ``id`` index, so no index on it is kept
     Column("expires", BigInteger, nullable=False),
-    Index("ix_transactions_expires", "expires", "id"),
 )
 
 #: one row per (account, transaction) that touches it: the account's history index

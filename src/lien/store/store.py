@@ -13,6 +13,8 @@ brings an older database to this code's revision and refuses a newer one.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +117,14 @@ class Store:
         self._chain_id: str | None = None
         #: the driver's placeholder, for the few statements sent to it directly
         self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        #: SQLite: one read-only connection per thread for the point lookups of admission
+        #: (``executed_ids``), outside the pool — a pooled checkout costs 4× the query
+        database = self.engine.url.database
+        self._sqlite_file = (database if self.engine.dialect.name == "sqlite" and database
+                             and database != ":memory:" else None)
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     @property
     def chain_id(self) -> str:
@@ -175,7 +185,24 @@ class Store:
         return ChainConfig.from_json(json.loads(value))
 
     def dispose(self) -> None:
+        with self._readers_lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
+            self._readers = threading.local()
         self.engine.dispose()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only SQLite connection (closed by ``dispose``)."""
+        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if reader is None:
+            reader = sqlite3.connect(f"file:{self._sqlite_file}?mode=ro", uri=True,
+                                     check_same_thread=False)
+            reader.execute("PRAGMA busy_timeout=10000")
+            with self._readers_lock:
+                self._reader_connections.append(reader)
+            self._readers.connection = reader
+        return reader
 
     # -- the hot state ---------------------------------------------------------------------------
     def load_state(self) -> State:
@@ -211,6 +238,12 @@ class Store:
         found: set[str] = set()
         if not ids:
             return found
+        if self._sqlite_file is not None and len(ids) <= executed_ids_per_query:
+            marks = ", ".join("?" * len(ids))
+            rows = self._reader().execute(
+                f"SELECT id FROM transactions WHERE id IN ({marks})",
+                [bytes.fromhex(i) for i in ids]).fetchall()
+            return {bytes(tx_id).hex() for (tx_id,) in rows}
         with self.engine.connect() as conn:
             for start in range(0, len(ids), executed_ids_per_query):
                 chunk = [bytes.fromhex(i) for i in ids[start : start + executed_ids_per_query]]
