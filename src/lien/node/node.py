@@ -504,7 +504,7 @@ class Node:
             self._tick_position = entries[-1].position
         accepted: list[_Pending] = []
         with self._lock:
-            for entry, pending in zip(entries, items):
+            for entry, pending in zip(entries[: len(items)], items, strict=True):  # then a tick
                 self._admitted[entry.position] = pending.tx
                 if self._pending.get(pending.tx.id) is pending:
                     pending.stage = "accepted"
