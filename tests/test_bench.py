@@ -33,7 +33,8 @@ def test_bench_prints_one_json_object_as_its_last_line(tmp_path: Path) -> None:
 
 SCALE_KEYS = {
     "scale_build_s", "scale_accounts", "scale_transactions", "scale_batch_payments_per_s",
-    "scale_restart_s", "scale_rss_mib", "scale_verify_tx_per_s",
+    "scale_restart_s", "scale_rss_mib", "scale_verify_tx_per_s", "scale_ready_s",
+    "scale_ready_rss_mib",
 }
 
 

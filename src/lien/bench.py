@@ -11,12 +11,14 @@ absolute numbers do not).
 * ``disk_bytes_per_tx`` — database size (indexes included) per transaction.
 
 With ``--scale`` (``run_scale``), the same node is then measured with a long history: a chain of
-100,000 accounts and 1,000,000 transactions, all still inside the expiry window (so the replay
-memory holds every id), built through the node's ordinary path in big blocks:
+100,000 accounts and 1,000,000 transactions, all still inside the expiry window (so replay
+protection must know every id), built through the node's ordinary path in big blocks:
 
 * ``scale_restart_s`` — ``lien serve`` started as a process until its API answers
   ``GET /api/v1/chain`` (what an operator waits for after a restart);
 * ``scale_rss_mib`` — that process's resident memory once it answers;
+* ``scale_ready_s`` / ``scale_ready_rss_mib`` — until it has loaded its state (it answers
+  before: queries from the database, payments accepted into the log) and executes payments;
 * ``scale_batch_payments_per_s`` — as ``batch_payments_per_s``, on top of that history;
 * ``scale_verify_tx_per_s`` — as ``verify_tx_per_s``, over the whole chain;
 * ``scale_build_s`` — how long building the chain took (for the record, no target).
@@ -321,10 +323,20 @@ def measure_restart(work: Path) -> dict[str, Any]:
                     time.sleep(0.01)  # readiness poll of a child process, bounded above
             elapsed = time.perf_counter() - start
             rss = _rss_mib(process.pid)
+            # The API answers while the node loads its state; payments execute once it is
+            # ready: that moment, and the memory then, are measured too.
+            while not httpx.get(url, timeout=5).json()["node"]["ready"]:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the node did not get ready: "
+                                       + log_path.read_text(errors="replace")[-2000:])
+                time.sleep(0.01)  # readiness poll of a child process, bounded above
+            ready = time.perf_counter() - start
+            ready_rss = _rss_mib(process.pid)
         finally:
             process.terminate()
             process.wait(30)
-    return {"scale_restart_s": elapsed, "scale_rss_mib": rss}
+    return {"scale_restart_s": elapsed, "scale_rss_mib": rss, "scale_ready_s": ready,
+            "scale_ready_rss_mib": ready_rss}
 
 
 def run_scale(work: Path, accounts: int = SCALE_ACCOUNTS,

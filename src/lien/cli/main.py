@@ -240,6 +240,8 @@ def bench(
         table.add_row("scale_restart_s", f"{figures['scale_restart_s']:.2f}", "",
                       f"≤ {harness.SCALE_RESTART_S_MAX}")
         table.add_row("scale_rss_mib", f"{figures['scale_rss_mib']:.0f}", "", "")
+        table.add_row("scale_ready_s (state loaded)", f"{figures['scale_ready_s']:.2f}", "", "")
+        table.add_row("scale_ready_rss_mib", f"{figures['scale_ready_rss_mib']:.0f}", "", "")
     console.print(table)
     line = json.dumps(figures, sort_keys=True)
     if out is not None:

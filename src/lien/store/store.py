@@ -125,6 +125,10 @@ class Store:
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        #: The node's two writers (the admit loop appending to the log, the block loop
+        #: committing blocks) take turns here: SQLite allows one writer at a time, and its own
+        #: busy handler waits by sleeping in growing steps, long after the lock is free.
+        self._write_lock = threading.Lock()
 
     @property
     def chain_id(self) -> str:
@@ -285,7 +289,7 @@ class Store:
 
         ``results`` are the canonical JSON of each transaction's result (as hashed into the
         header's tx_root)."""
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             first_seq = self._write_chain(conn, header, signatures, txs, results, touched,
                                           changes, log_position)
             self._write_local(conn, log_position, dropped)
@@ -409,7 +413,7 @@ class Store:
     # -- the embedded ordering log ---------------------------------------------------------------
     def log_append(self, entries: Sequence[tuple[int, int, bytes | None]]) -> None:
         """Durably append (position, time_ms, encoded tx or None for a tick) entries."""
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             self._insert_rows(conn, t.node_log, ("position", "time_ms", "tx"), entries)
 
     def log_read(self, after: int, limit: int) -> list[tuple[int, int, bytes | None]]:

@@ -16,7 +16,9 @@ router = APIRouter(tags=["chain"])
 
 @router.get("/chain", summary="This chain",
             description="Chain id, genesis document and root, height, time, last hash, the "
-                        "height up to which blocks are final, validators and the node's state.",
+                        "height up to which blocks are final, validators and the node's state "
+                        "(`ready` is false while it loads its state after a start: queries "
+                        "are answered, payments accepted and executed once it is loaded).",
             responses=json_200("The chain."))
 async def get_chain(ctx: Ctx) -> Response:
     node, summary = ctx.node, ctx.node.summary
@@ -30,7 +32,8 @@ async def get_chain(ctx: Ctx) -> Response:
         "time_ms": summary.time_ms,
         "final_height": summary.final_height,
         "validators": list(config.validators),
-        "node": {"running": node.running, "halted": node.failure is not None},
+        "node": {"running": node.running, "halted": node.failure is not None,
+                 "ready": summary.ready},
     })
 
 
