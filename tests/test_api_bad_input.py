@@ -520,7 +520,7 @@ async def test_a_stopped_node_refuses_submissions_with_503(
         assert stopped.height() == height
         assert stopped.node.status(tx.id) is None
         chain = (await stopped.client.get(f"{API}/chain")).json()  # reads still work
-        assert chain["node"] == {"running": False, "halted": False}
+        assert chain["node"] == {"running": False, "halted": False, "ready": True}
 
 
 async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
@@ -542,7 +542,7 @@ async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
         assert error(later) == (503, "node_halted")
         assert halting.height() == before
         chain = (await halting.client.get(f"{API}/chain")).json()
-        assert chain["node"] == {"running": False, "halted": True}
+        assert chain["node"] == {"running": False, "halted": True, "ready": True}
 
 
 # -- a bug ------------------------------------------------------------------------------------------
