@@ -49,10 +49,12 @@ class Result:
         return cls(reason, tuple(values.items()))
 
     def to_json(self) -> dict[str, Value]:
-        """The wire form: a new dict on every call (callers may keep or change it)."""
-        wire: dict[str, Value] = {"code": _CODES[self.reason]}
-        wire.update(self.values)
-        return wire
+        """The wire form: a new dict on every call (callers may keep or change it), its keys in
+        canonical (sorted) order — the order of ``encoded``, hence of every stored result, so
+        a result reads the same whether it comes from a waiter, an event or the store."""
+        if not self.values:
+            return {"code": _CODES[self.reason]}
+        return dict(sorted([("code", _CODES[self.reason]), *self.values]))
 
     def value(self, name: str) -> Value:
         """One structured value by name; KeyError when the result has no such member."""

@@ -37,6 +37,7 @@ from ..node.node import Node
 from . import errors, pages
 from .context import PREFIX, ApiContext, ApiSettings
 from .openapi import add_components, bind_settings, without_422
+from .head import HeadAsGet
 from .routes import api_router
 
 API_VERSION = "1.0.0"
@@ -74,6 +75,7 @@ def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     errors.install(app)
+    app.add_middleware(HeadAsGet)
     app.include_router(api_router())
     app.include_router(pages.router)
     return app

@@ -4,9 +4,10 @@ digits, a page bound that is a setting of the app)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
+from pydantic import BeforeValidator
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from ..ledger import Reason, TxError, parse_account_id
@@ -16,6 +17,18 @@ from .context import ApiContext
 
 #: Integers of query and path parameters: JavaScript-safe, and they fit SQLite's INTEGER.
 INT_MAX = 2**53 - 1
+
+
+def _digits(value: Any) -> Any:
+    """A query integer is written in digits: ``1.0``, ``+1``, ``1e3`` or ``١`` are refused
+    (``malformed``) rather than read as a number the client may not have meant."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an integer written in digits 0-9")
+    return value
+
+
+#: An integer query parameter: digits only (then the bounds of its ``Query``).
+Digits = BeforeValidator(_digits)
 TX_ID_PATTERN = "^[0-9a-fA-F]{64}$"
 #: What people type for an account id: 10 characters of Crockford's base32 then 2 check digits,
 #: any case, look-alikes accepted (I, L → 1; O → 0; never U), a hyphen or a space between

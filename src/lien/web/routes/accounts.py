@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from .. import errors, views
 from ..context import PAGE_DEFAULT, Ctx
 from ..openapi import ERRORS, json_200
-from ..params import INT_MAX, AccountPath, account_param, known_account, page_limit
+from ..params import INT_MAX, AccountPath, Digits, account_param, known_account, page_limit
 from ..responses import json_response
 
 router = APIRouter(tags=["accounts"])
@@ -47,8 +47,8 @@ def account_history(
     ctx: Ctx,
     account_id: AccountPath,
     before: Annotated[int | None, Query(ge=0, le=INT_MAX, description=(
-        "Only items with a smaller `seq` (the `next` of the previous page)."))] = None,
-    limit: Annotated[int, Query(ge=1, description="Page size.")] = PAGE_DEFAULT,
+        "Only items with a smaller `seq` (the `next` of the previous page).")), Digits] = None,
+    limit: Annotated[int, Query(ge=1, description="Page size."), Digits] = PAGE_DEFAULT,
 ) -> Response:
     size = page_limit(limit, ctx.settings.history_page_max)
     account = known_account(ctx, account_id)

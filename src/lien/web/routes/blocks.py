@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from .. import errors, views
 from ..context import PAGE_DEFAULT, Ctx
 from ..openapi import ERRORS, QUERY_ERRORS, json_200
-from ..params import INT_MAX, page_limit
+from ..params import INT_MAX, Digits, page_limit
 from ..responses import json_response
 
 router = APIRouter(tags=["blocks"])
@@ -21,8 +21,8 @@ router = APIRouter(tags=["blocks"])
             responses={**json_200("`{items: [block], next}`"), **QUERY_ERRORS})
 def list_blocks(
     ctx: Ctx,
-    after: Annotated[int, Query(ge=0, le=INT_MAX, description="Blocks above this height.")] = 0,
-    limit: Annotated[int, Query(ge=1, description="Page size.")] = PAGE_DEFAULT,
+    after: Annotated[int, Query(ge=0, le=INT_MAX, description="Blocks above this height."), Digits] = 0,
+    limit: Annotated[int, Query(ge=1, description="Page size."), Digits] = PAGE_DEFAULT,
 ) -> Response:
     size = page_limit(limit, ctx.settings.blocks_page_max)
     rows = ctx.store.blocks(after, size + 1)

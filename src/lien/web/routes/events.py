@@ -18,7 +18,9 @@ from ...node.node import TxEvent
 from ...store.store import StoredTx
 from ..context import ApiContext, Ctx
 from ..events import stream
+from ..head import is_head
 from ..openapi import ERRORS
+
 from ..params import AccountPath, known_account
 
 router = APIRouter(tags=["accounts"])
@@ -70,10 +72,12 @@ async def account_events(ctx: Ctx, account_id: AccountPath, request: Request) ->
     loop = asyncio.get_running_loop()
     account = await loop.run_in_executor(None, known_account, ctx, account_id)
     after = _last_event_id(request)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if is_head(request.scope):  # the head of the stream, without opening one
+        return Response(media_type="text/event-stream", headers=headers)
     sub = ctx.hub.subscribe(account)
     replay = None if after is None else functools.partial(backlog, ctx, account, after)
     settings = ctx.settings
     body = stream(ctx.hub, sub, replay, lambda: not ctx.node.running, settings.sse_heartbeat_s,
                   settings.sse_retry_ms)
-    return StreamingResponse(body, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
