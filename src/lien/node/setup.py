@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ import nacl.signing
 
 from ..ledger import Tx
 from ..ledger.crypto import signing_key_from_seed
-from ..store import Store
+from ..store import Store, StoreError
 from ..wallet import Member, TxMaker, keystore
 from .genesis import Genesis, make_genesis
 from .node import Node, NodeSettings, wall_clock_ms
@@ -126,27 +128,59 @@ def init_node(
 ) -> dict[str, Any]:
     """Create a node directory with a new chain; returns what was created (for printing).
 
-    ``genesis`` lets a caller that must hold the founding keys (benchmarks, tests) bring its
-    own; by default a new one is made."""
+    Atomic: the directory is built as a hidden sibling (``.NAME.init-*``) and renamed into
+    place once complete, so an interrupted init (Ctrl-C, ``kill -9``, a full disk) leaves no
+    half-made node; the next init removes such leftovers and starts again. ``genesis`` lets a
+    caller that must hold the founding keys (benchmarks, tests) bring its own."""
     node_dir = NodeDir(path)
     if node_dir.settings_file.exists():
         raise SetupError(f"{path} already holds a node")
-    path.mkdir(parents=True, exist_ok=True)
-    genesis = genesis or make_genesis(chain_id, wall_clock_ms())
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise SetupError(f"{path} exists and is not a node directory: remove it or choose "
+                         "another --dir")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.init-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # an interrupted init of this directory
+    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
+    try:
+        created = _build_node(building, password=password, database=database, demo=demo,
+                              progress=progress,
+                              genesis=genesis or make_genesis(chain_id, wall_clock_ms()))
+        if path.exists():
+            path.rmdir()  # empty, checked above
+        os.rename(building, path)
+        _fsync_directory(path.parent)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return created
+
+
+def _fsync_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _build_node(path: Path, *, password: str, database: str, demo: bool,
+                progress: Callable[[str], None], genesis: Genesis) -> dict[str, Any]:
+    """Everything of a node directory in ``path`` (a fresh, empty directory)."""
+    node_dir = NodeDir(path)
     chain_id = genesis.config.chain_id
     (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
-    key_file = path / "validator.key"
-    if key_file.exists():
-        key_file.unlink()  # left by an interrupted init: this chain gets a new one
-    _write_secret(key_file, bytes(genesis.validator).hex())
+    _write_secret(path / "validator.key", bytes(genesis.validator).hex())
     url = database
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        db_file = path / url.removeprefix("sqlite:///")
-        for leftover in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
-            leftover.unlink(missing_ok=True)
-        url = f"sqlite:///{db_file.resolve()}"
-    Store(url).create(genesis.config)
-    node_dir.signing_record.unlink(missing_ok=True)  # left by an interrupted init
+        url = f"sqlite:///{(path / url.removeprefix('sqlite:///')).resolve()}"
+    store = Store(url)
+    try:
+        store.create(genesis.config)
+    except StoreError as exc:  # a PostgreSQL database that already holds a chain
+        raise SetupError(f"{exc}: drop and recreate that database, or choose another") from None
+    finally:
+        store.dispose()
     node = Node(Store(url), validator_key=genesis.validator,
                 signing_record=node_dir.signing_record)
     node.start()
@@ -171,6 +205,7 @@ def init_node(
             created["demo"] = make_demo(node, genesis, path)
     finally:
         node.stop()
+        node.store.dispose()
     node_dir.settings_file.write_text(
         f'chain_id = "{chain_id}"\n'
         f'database = "{database}"\n'
