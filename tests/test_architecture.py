@@ -32,7 +32,7 @@ THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
     "wallet": {"nacl", "argon2"},
-    "web": {"fastapi", "starlette", "uvicorn"},
+    "web": {"fastapi", "starlette", "uvicorn", "pydantic"},
 }
 
 
