@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from node_support import bootstrapped_chain
 
 from lien.ledger import sign_body
 from lien.ledger.crypto import sha256_hex
@@ -134,19 +135,9 @@ def test_a_node_loading_its_state_in_the_background_answers_at_once(tmp_path: Pa
     """``lien serve`` opens its node with the state loading in the block loop: before it is
     loaded the read model already tells the chain's height, accounts and currencies (from
     the store), submissions are taken, and a retry of an executed id gets its first outcome."""
-    genesis = make_genesis(CHAIN, wall_clock_ms())
-    url = f"sqlite:///{tmp_path / 'node.db'}"
-    Store(url).create(genesis.config)
-    first = Node(Store(url), validator_key=genesis.validator)
-    first.start()
-    try:
-        executed = first.run(genesis.bootstrap)
-    finally:
-        first.stop()
-        first.store.dispose()
-    expected = first.summary
-
-    node = Node(Store(url), validator_key=genesis.validator, load_in_background=True)
+    chain = bootstrapped_chain(tmp_path, CHAIN)
+    genesis, executed, expected = chain.genesis, chain.bootstrap, chain.summary
+    node = Node(Store(chain.url), validator_key=genesis.validator, load_in_background=True)
     loading = node.summary
     assert not loading.ready and not node.wait_ready(0)
     assert (loading.height, loading.last_hash, loading.accounts, loading.currencies) == (

@@ -22,6 +22,7 @@ from sqlalchemy import inspect
 from cli_support import run
 from lien.wallet import keystore
 from lien.node.genesis import make_genesis
+from node_support import bootstrapped_chain
 from lien.wallet import Member, TxMaker
 from lien.node.node import Node, wall_clock_ms
 from lien.node.setup import open_node, open_store
@@ -117,17 +118,9 @@ def test_replay_protection_survives_a_restart_without_loading_a_day_of_ids(
     day of ids): a transaction executed before the restart, submitted again, is still refused
     as a duplicate at block time and its sender hears its first outcome; the chain holds it
     once."""
-    genesis = make_genesis("lien-replay", wall_clock_ms())
-    url = f"sqlite:///{tmp_path / 'node.db'}"
-    Store(url).create(genesis.config)
-    node = Node(Store(url), validator_key=genesis.validator)
-    node.start()
-    try:
-        first = node.run(genesis.bootstrap)
-    finally:
-        node.stop()
-        node.store.dispose()
-    store = Store(url)
+    chain = bootstrapped_chain(tmp_path, "lien-replay")
+    genesis, first = chain.genesis, chain.bootstrap
+    store = Store(chain.url)
     assert store.load_state().seen == {}
     assert store.executed_ids([tx.id for tx in genesis.bootstrap]) == {
         tx.id for tx in genesis.bootstrap}
