@@ -56,7 +56,7 @@ from ..ledger import (
 from ..ledger.crypto import sha256_hex
 from ..ledger.transactions import signature_refusal
 from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
-from ..store import NodeStore
+from ..store import BlockWrite, NodeStore
 from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
@@ -434,13 +434,10 @@ class Node:
         """The status of a known id whose latest copy failed a check; ``error`` if unknown."""
         with self._lock:
             pending = self._pending.get(tx_id)
-            if pending is not None:
-                if waiter is not None:
-                    pending.waiters.append(waiter)
-                if pending.stage == "accepted":
-                    return Status(tx_id, "accepted")
+            if pending is not None and waiter is not None:
+                pending.waiters.append(waiter)
         if pending is not None:
-            return error if pending.stage == "queued" else Status(tx_id, "accepted")
+            return Status(tx_id, "accepted") if pending.stage == "accepted" else error
         known = self.status(tx_id)
         if known is None:
             return error
@@ -555,10 +552,10 @@ class Node:
                 self.validator_key, header.hash
             )
         refused += [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
-        first_seq = self.store.commit_block(
-            header, signatures, outcome.txs, [r.encoded for r in outcome.results], outcome.touched,
-            self.state.take_changes(), block.last_position, refused,
-        )
+        first_seq = self.store.commit_block(BlockWrite(
+            header, signatures, outcome.txs, [r.encoded for r in outcome.results],
+            outcome.touched, self.state.take_changes(), block.last_position, refused,
+        ))
         self.last_hash = header.hash
         self._consumed_position = block.last_position
         if self.validators.is_final(header.hash, signatures):

@@ -16,6 +16,7 @@ and consumed log entries are all written, or none.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..chain import Header
@@ -24,6 +25,20 @@ from ..ledger import Account, ChainConfig, Currency, Membership, State, Tx
 if TYPE_CHECKING:
     from .personal import Profile
     from .store import RawTx, StoredBlock, StoredTx
+
+
+@dataclass(frozen=True, slots=True)
+class BlockWrite:
+    """Everything one executed block writes, in one database transaction."""
+
+    header: Header
+    signatures: dict[str, bytes]  #: the certificate: validator key (hex) -> signature
+    txs: Sequence[Tx]  #: the transactions included, in order
+    results: Sequence[bytes]  #: canonical JSON of each one's result (as hashed in tx_root)
+    touched: Sequence[Sequence[str]]  #: the accounts whose history each one enters
+    changes: tuple[list[Account], list[Membership], list[Currency]]  #: records changed
+    log_position: int  #: the last ordering-log entry the block consumed
+    dropped: Sequence[tuple[str, str, str]] = ()  #: (id, reason, detail) refused at block time
 
 
 class ChainStore(Protocol):
@@ -68,19 +83,10 @@ class NodeStore(ChainStore, LocalStore, Protocol):
     def create(self, config: ChainConfig) -> None: ...
     def dispose(self) -> None: ...
 
-    def commit_block(
-        self,
-        header: Header,
-        signatures: dict[str, bytes],
-        txs: Sequence[Tx],
-        results: Sequence[bytes],
-        touched: Sequence[Sequence[str]],
-        changes: tuple[list[Account], list[Membership], list[Currency]],
-        log_position: int,
-        dropped: Sequence[tuple[str, str, str]] = (),
-    ) -> int:
+    def commit_block(self, block: BlockWrite) -> int:
         """One atomic database transaction: the block and its chain rows, and, node-local, the
-        dropped ids and the deletion of the log entries up to ``log_position``."""
+        dropped ids and the deletion of the log entries up to ``block.log_position``; returns
+        the seq of the block's first transaction."""
         ...
 
     def size_bytes(self) -> int: ...

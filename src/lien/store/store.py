@@ -42,6 +42,7 @@ from ..ledger.state import Recovery
 from ..ledger.transactions import Signature, tx_from_parts
 from . import migrate
 from . import schema as t
+from .base import BlockWrite
 from .personal import PersonalData
 
 
@@ -229,11 +230,7 @@ class Store:
         """The currencies and the number of accounts: what the node's read model shows while
         the state itself is still loading (two small queries, whatever the state's size)."""
         with self.engine.connect() as conn:
-            currencies = [
-                Currency(code, json.loads(policy), issued, reconverted)
-                for code, policy, issued, reconverted in _driver_rows(
-                    conn, "SELECT code, policy, issued, reconverted FROM currencies")
-            ]
+            currencies = _currencies(conn)
             (accounts,) = _driver_rows(conn, "SELECT count(*) FROM accounts")[0]
         return currencies, int(accounts)
 
@@ -259,10 +256,8 @@ class Store:
         return found
 
     def _load_records(self, conn: Connection, state: State) -> None:
-        for code, policy, issued, reconverted in _driver_rows(
-            conn, "SELECT code, policy, issued, reconverted FROM currencies"
-        ):
-            state.index_currency(Currency(code, json.loads(policy), issued, reconverted))
+        for currency in _currencies(conn):
+            state.index_currency(currency)
         index_account = state.index_account
         for row in _driver_rows(conn, "SELECT id, kind, keys, delegations, recovery FROM accounts"):
             index_account(_account_from_values(*row))
@@ -274,40 +269,17 @@ class Store:
             index_membership(_membership_from_values(*row))
 
     # -- writing ---------------------------------------------------------------------------------
-    def commit_block(
-        self,
-        header: Header,
-        signatures: dict[str, bytes],
-        txs: Sequence[Tx],
-        results: Sequence[bytes],
-        touched: Sequence[Sequence[str]],
-        changes: tuple[list[Account], list[Membership], list[Currency]],
-        log_position: int,
-        dropped: Sequence[tuple[str, str, str]] = (),
-    ) -> int:
-        """Write one block atomically; returns the seq of its first transaction.
-
-        ``results`` are the canonical JSON of each transaction's result (as hashed into the
-        header's tx_root)."""
+    def commit_block(self, block: BlockWrite) -> int:
+        """Write one block atomically; returns the seq of its first transaction."""
         with self._write_lock, self.engine.begin() as conn:
-            first_seq = self._write_chain(conn, header, signatures, txs, results, touched,
-                                          changes, log_position)
-            self._write_local(conn, log_position, dropped)
+            first_seq = self._write_chain(conn, block)
+            self._write_local(conn, block.log_position, block.dropped)
         return first_seq
 
-    def _write_chain(
-        self,
-        conn: Connection,
-        header: Header,
-        signatures: dict[str, bytes],
-        txs: Sequence[Tx],
-        results: Sequence[bytes],
-        touched: Sequence[Sequence[str]],
-        changes: tuple[list[Account], list[Membership], list[Currency]],
-        log_position: int,
-    ) -> int:
+    def _write_chain(self, conn: Connection, block: BlockWrite) -> int:
         """The chain part of a block: its header and certificate, transactions with results,
         history postings and state records."""
+        header = block.header
         first_seq = self._next_seq(conn)
         conn.execute(
             t.blocks.insert(),
@@ -320,28 +292,28 @@ class Store:
                 "first_seq": first_seq,
                 "tx_root": bytes.fromhex(header.tx_root),
                 "state_root": bytes.fromhex(header.state_root),
-                "signatures": pack_signatures(signatures),
-                "log_position": log_position,
+                "signatures": pack_signatures(block.signatures),
+                "log_position": block.log_position,
             },
         )
-        if txs:
+        if block.txs:
             self._insert_rows(
                 conn, t.transactions,
                 ("seq", "id", "height", "body", "signatures", "result", "expires"),
                 [
                     (first_seq + i, bytes.fromhex(tx.id), header.height, tx.body_bytes,
                      pack_signatures(tx.signatures), result.decode(), tx.body["expires"])
-                    for i, (tx, result) in enumerate(zip(txs, results, strict=True))
+                    for i, (tx, result) in enumerate(zip(block.txs, block.results, strict=True))
                 ],
             )
             postings = [
                 (account, first_seq + i)
-                for i, accounts in enumerate(touched)
+                for i, accounts in enumerate(block.touched)
                 for account in accounts
             ]
             if postings:
                 self._insert_rows(conn, t.postings, ("account", "seq"), postings)
-        self._write_state(conn, changes)
+        self._write_state(conn, block.changes)
         return first_seq
 
     def _write_local(
@@ -616,6 +588,14 @@ def _membership_from_values(account: str, currency: str, status: str, roles: str
                             credit: int, floor: int, ceiling: int) -> Membership:
     return Membership(account, currency, status, tuple(roles.split(",")) if roles else (),
                       nantie, credit, floor, ceiling)
+
+
+def _currencies(conn: Connection) -> list[Currency]:
+    return [
+        Currency(code, json.loads(policy), issued, reconverted)
+        for code, policy, issued, reconverted in _driver_rows(
+            conn, "SELECT code, policy, issued, reconverted FROM currencies")
+    ]
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:

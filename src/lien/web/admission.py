@@ -39,6 +39,12 @@ def reached(status: Status, wait: str) -> bool:
     return _RANK[status.state] >= _RANK[wait]
 
 
+def _later(status: Status, latest: Status | None) -> bool:
+    """Whether ``status`` is at least as far along as ``latest`` (waiters may be called from
+    several threads: an older stage arriving late never replaces a newer one)."""
+    return latest is None or reached(status, latest.state)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchItem:
     """The outcome of one batch item: its status, or the code that refused it."""
@@ -77,7 +83,7 @@ class _Progress:
 
     def waiter(self, status: Status) -> None:
         """Called by the node from any thread; never raises."""
-        if self.latest is None or _RANK[status.state] >= _RANK[self.latest.state]:
+        if _later(status, self.latest):
             self.latest = status
         if reached(status, self.wait):
             try:
@@ -99,7 +105,7 @@ class _BatchProgress:
 
     def waiter(self, status: Status) -> None:
         with self._changed:
-            if status.id not in self.latest or reached(status, self.latest[status.id].state):
+            if _later(status, self.latest.get(status.id)):
                 self.latest[status.id] = status
             self._changed.notify_all()
 
