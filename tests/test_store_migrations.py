@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from cli_support import run
 from lien.wallet import keystore
 from lien.node.genesis import make_genesis
 from node_support import bootstrapped_chain
+from server_support import CLI_ENV, LIEN
 from lien.wallet import Member, TxMaker
 from lien.node.node import Node, wall_clock_ms
 from lien.node.setup import open_node, open_store
@@ -109,6 +111,36 @@ def test_lien_verify_upgrades_an_old_database(tmp_path: Path) -> None:
     result = run("verify", "--dir", node_dir)
     assert result.exit_code == 0, result.text
     assert "367 transactions verified" in result.text
+
+
+def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """Revision 0002 adds a column and fills it; 0003 then fails (a view stands where its table
+    goes). Nothing of 0002 may remain: the next start must not find half an upgrade."""
+    node_dir = _old_node(tmp_path)
+    with sqlite3.connect(node_dir / "node.db") as conn:
+        conn.execute("CREATE VIEW personal_profiles AS SELECT 1 AS account")
+    with pytest.raises(StoreError, match="left at revision 0001"):
+        open_store(node_dir)
+    with sqlite3.connect(node_dir / "node.db") as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(transactions)")}
+        assert "alembic_version" not in tables and "expires" not in columns
+        conn.execute("DROP VIEW personal_profiles")
+    store = open_store(node_dir)
+    assert _revision(store) == migrate.HEAD and _drift(store) == []
+    store.dispose()
+
+
+def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path) -> None:
+    node_dir = _old_node(tmp_path)
+    verifiers = [subprocess.Popen([LIEN, "verify", "--dir", str(node_dir)], env=CLI_ENV,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for _ in range(4)]
+    outputs = [(v.wait(120), v.communicate()[0]) for v in verifiers]
+    assert all(code == 0 and "367 transactions verified" in out for code, out in outputs), outputs
+    store = open_store(node_dir)
+    assert _revision(store) == migrate.HEAD and _drift(store) == []
+    store.dispose()
 
 
 def test_replay_protection_survives_a_restart_without_loading_a_day_of_ids(

@@ -8,14 +8,22 @@
   first recognised as revision ``0001``, which is exactly that schema;
 * a database of a revision this code does not know (written by a newer lien) is refused:
   running older code on it could damage it.
+
+An upgrade is all or nothing and one at a time (``_exclusive``): two processes opening one
+database at once (``lien serve`` and ``lien verify``, two nodes on one PostgreSQL database)
+upgrade it once, and an upgrade interrupted half-way (a crash, a failed step) leaves the
+database at its revision before, to be upgraded again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, MetaData, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, NullPool, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from . import personal, schema
 
@@ -30,6 +38,10 @@ REVISIONS = ("0001", "0002", "0003")
 #: the revision equal to the schema of the databases made before migrations existed
 BASELINE = REVISIONS[0]
 HEAD = REVISIONS[-1]
+#: PostgreSQL advisory lock held by the transaction of an upgrade ("LIEN" in ASCII)
+UPGRADE_LOCK = 0x4C49454E
+#: SQLite: how long a second upgrader waits for the first one's transaction to end
+UPGRADE_WAIT_MS = 600_000
 
 
 class SchemaError(Exception):
@@ -71,22 +83,64 @@ def upgrade(engine: Engine, *, create: bool = False) -> tuple[str | None, str]:
 
     ``create`` allows starting from an empty database; without it, a database that holds none
     of our tables is refused and left untouched: opening a wrong URL never creates tables."""
-    with engine.begin() as conn:
-        before = current(conn)
-        if before == HEAD:
-            return before, HEAD
-        if before is None and not create:
-            raise SchemaError("no chain in this database: run `lien init`")
-        if before is not None and before not in REVISIONS:
-            raise SchemaError(
-                f"the database's schema is at revision {before}, which this version of lien "
-                f"does not know (its newest is {HEAD}): it was written by a newer lien — "
-                "run that version, or upgrade lien"
-            )
-        from alembic import command
-
-        config = _config(conn)
-        if before == BASELINE and not inspect(conn).has_table("alembic_version"):
-            command.stamp(config, BASELINE)
-        command.upgrade(config, HEAD)
+    before: str | None = None
+    try:
+        with _exclusive(engine) as conn:
+            before = current(conn)
+            if before == HEAD:
+                return before, HEAD
+            _upgrade(conn, before, create)
+    except SQLAlchemyError as exc:
+        raise SchemaError(
+            f"upgrading the schema from revision {before} to {HEAD} failed, and the database "
+            f"was left at revision {before}: {exc.orig if isinstance(exc, DBAPIError) else exc}"
+        ) from exc
     return before, HEAD
+
+
+def _upgrade(conn: Connection, before: str | None, create: bool) -> None:
+    if before is None and not create:
+        raise SchemaError("no chain in this database: run `lien init`")
+    if before is not None and before not in REVISIONS:
+        raise SchemaError(
+            f"the database's schema is at revision {before}, which this version of lien "
+            f"does not know (its newest is {HEAD}): it was written by a newer lien — "
+            "run that version, or upgrade lien"
+        )
+    from alembic import command
+
+    config = _config(conn)
+    if before == BASELINE and not inspect(conn).has_table("alembic_version"):
+        command.stamp(config, BASELINE)
+    command.upgrade(config, HEAD)
+
+
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the database for an upgrade, to its end.
+
+    PostgreSQL runs DDL in transactions; a transaction-scoped advisory lock makes a second
+    upgrader wait, then find the database at ``HEAD``. SQLite's Python driver commits DDL as it
+    goes unless a transaction is open, so the upgrade runs on a connection of its own in
+    ``BEGIN IMMEDIATE`` (the write lock, taken before the revision is read)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+            yield conn
+        return
+    own = create_engine(engine.url, poolclass=NullPool)
+
+    @event.listens_for(own, "connect")
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the transaction is ours, DDL included
+        dbapi_connection.execute(f"PRAGMA busy_timeout={UPGRADE_WAIT_MS}")
+
+    @event.listens_for(own, "begin")
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with own.begin() as conn:
+            yield conn
+    finally:
+        own.dispose()
