@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from api_support import Env, api_env
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 
+from lien.node.node import Node
+from lien.store import Store
+from lien.web.api import create_app
 from lien.web.pages.text import LANGS, TEXT, language
 
 pytestmark = pytest.mark.anyio
@@ -52,6 +56,26 @@ async def test_home_page_reads_the_node_s_summary(env: Env) -> None:
     assert f"<td>{summary.accounts}</td>" in page.text
     assert f"<td>{summary.height}</td>" in page.text and summary.height == env.height()
     assert env.genesis.config.chain_id in page.text
+
+
+async def test_home_page_says_when_the_node_is_still_loading(tmp_path: Path) -> None:
+    """``lien serve`` answers while its block loop loads the accounts (``summary.ready`` is
+    False until then): the page says so rather than show a node that does nothing."""
+    async with api_env(tmp_path) as env:
+        store_url = env.store.url
+    node = Node(Store(store_url), load_in_background=True)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(node)),
+                                     base_url="http://node") as client:
+            loading = await client.get("/")
+            node.start()
+            assert node.wait_ready(30)
+            ready = await client.get("/")
+    finally:
+        node.stop()
+        node.store.dispose()
+    assert "chargement des comptes" in loading.text and "en service" in loading.text
+    assert "chargement" not in ready.text and "en service" in ready.text
 
 
 def test_every_page_text_is_in_french_and_in_english() -> None:

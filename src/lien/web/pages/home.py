@@ -33,7 +33,9 @@ async def home(ctx: Ctx, lang: str | None = None) -> HTMLResponse:
         f"{t('reconverted', lg)} {money(c.reconverted_minor, c.code)})</td></tr>"
         for c in summary.currencies
     )
-    status = t("running", lg) if ctx.node.running else t("halted", lg)
+    node = ctx.node
+    status = t("halted" if node.failure else "loading" if not summary.ready
+               else "running" if node.running else "halted", lg)
     other = "?lang=en" if lg == "fr" else "?lang=fr"
     page = f"""<!doctype html>
 <html lang="{lg}"><head><meta charset="utf-8">

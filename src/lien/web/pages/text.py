@@ -27,6 +27,9 @@ TEXT: dict[str, Words] = {
     "accounts": Words("Comptes", "Accounts"),
     "status": Words("État", "Status"),
     "running": Words("en service", "running"),
+    "loading": Words("en service, chargement des comptes : les paiements reçus seront exécutés "
+                     "dans un instant", "running, loading the accounts: payments received will "
+                     "execute in a moment"),
     "halted": Words("arrêté : incident à examiner", "halted: an incident to investigate"),
     "currency": Words("Monnaie", "Currency"),
     "nantie": Words("Monnaie nantie en circulation", "Euro-backed money in circulation"),
