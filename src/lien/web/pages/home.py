@@ -33,7 +33,8 @@ async def home(ctx: Ctx, lang: str | None = None) -> HTMLResponse:
         f"{t('reconverted', lg)} {money(c.reconverted_minor, c.code)})</td></tr>"
         for c in summary.currencies
     )
-    status = t("running", lg) if ctx.node.running else t("halted", lg)
+    node = ctx.node
+    status = t("halted" if not node.running else "disk_full" if node.disk_full else "running", lg)
     other = "?lang=en" if lg == "fr" else "?lang=fr"
     page = f"""<!doctype html>
 <html lang="{lg}"><head><meta charset="utf-8">
