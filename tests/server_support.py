@@ -4,7 +4,7 @@
 test's own Python) and is ready when GET /api/v1/chain answers 200; it stops as an operator
 would (``stop``: SIGINT, as Ctrl-C, which must end in a clean exit 0), with any signal
 (``signal``: the exit status is returned) or with ``kill9``. Its output goes to
-``DIR-serve.log`` next to the directory, shown when something fails. Waiting is always a
+``DIR-serve.log`` next to the directory (or to ``log_file``), shown when something fails. Waiting is always a
 condition polled against a bounded deadline (``poll``), never a fixed sleep.
 """
 
@@ -58,14 +58,14 @@ def free_port() -> int:
 class Server:
     """``lien serve --dir DIR --port PORT`` as a child process (also a context manager)."""
 
-    def __init__(self, path: Path, port: int | None = None) -> None:
+    def __init__(self, path: Path, port: int | None = None, log_file: Path | None = None) -> None:
         self.path = path
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
-        self.log_file = path.parent / f"{path.name}-serve.log"
+        self.log_file = log_file or path.parent / f"{path.name}-serve.log"
 
     def __enter__(self) -> Server:
         self.start()

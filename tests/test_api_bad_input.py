@@ -525,7 +525,8 @@ async def test_a_stopped_node_refuses_submissions_with_503(
         assert stopped.height() == height
         assert stopped.node.status(tx.id) is None
         chain = (await stopped.client.get(f"{API}/chain")).json()  # reads still work
-        assert chain["node"] == {"running": False, "halted": False, "ready": True}
+        assert chain["node"] == {"running": False, "halted": False, "ready": True,
+                                 "disk_full": False}
 
 
 async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
@@ -547,7 +548,8 @@ async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
         assert error(later) == (503, "node_halted")
         assert halting.height() == before
         chain = (await halting.client.get(f"{API}/chain")).json()
-        assert chain["node"] == {"running": False, "halted": True, "ready": True}
+        assert chain["node"] == {"running": False, "halted": True, "ready": True,
+                                 "disk_full": False}
 
 
 # -- a bug ------------------------------------------------------------------------------------------

@@ -20,6 +20,14 @@
 
 A broken money invariant raises ``InvariantBroken`` in the block loop: the node stops (its
 ``failure`` is set, every waiter is told) rather than commit a wrong state.
+
+A full disk does not stop it (``StoreFull``, ``lien.store.full``): nothing of a failed write
+is kept, so the node is *disk full* until a write succeeds again, and resumes by itself.
+Meanwhile new submissions are refused (``DiskFull``, HTTP 503 ``disk_full``); a batch the log
+could not take is ``refused`` and forgotten (its ids are in no log: a retry is safe); the
+admit loop retries the log with a bare tick, the block loop the very block it executed (same
+header, same signature, never the next block), both with a growing delay. Queries keep
+working from the store.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import nacl.signing
 
@@ -56,10 +64,11 @@ from ..ledger import (
 from ..ledger.crypto import sha256_hex
 from ..ledger.transactions import signature_refusal
 from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
-from ..store import BlockWrite, NodeStore
+from ..store import BlockWrite, NodeStore, StoreFull
 from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
+T = TypeVar("T")
 
 
 def wall_clock_ms() -> int:
@@ -68,14 +77,16 @@ def wall_clock_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Where a transaction stands: accepted → executed (with result) → final, or rejected."""
+    """Where a transaction stands: accepted → executed (with result) → final, or rejected; or
+    refused (the node could not write it to its log: it is forgotten, a retry is safe)."""
 
     id: str
-    state: str  #: "accepted", "executed", "final", "rejected"
+    state: str  #: "accepted", "executed", "final", "rejected", "refused"
     result: dict[str, Any] | None = None
     height: int | None = None
     seq: int | None = None
-    reason: str | None = None  #: for "rejected": the admission reason code
+    #: for "rejected": the admission reason code; for "refused": why (``disk_full``)
+    reason: str | None = None
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +169,10 @@ class NodeSettings:
     verify_threads: int = 2
     #: Entries the block loop reads from the log at once.
     read_entries_max: int = 2 * limits.block_transactions_max
+    #: While the disk is full, a failed write is tried again after a delay that doubles from
+    #: ``disk_full_retry_ms_min`` up to this.
+    disk_full_retry_ms_max: int = 500
+    disk_full_retry_ms_min: int = 10
 
 
 class NodeStopped(Exception):
@@ -168,9 +183,19 @@ class NodeBusy(Exception):
     """The node's queue is full: retry later (HTTP 503)."""
 
 
-#: The stages of a transaction on this node, in order; "rejected" ends it too.
+class DiskFull(NodeBusy):
+    """The node's disk is full: nothing is accepted until space is freed; the node resumes by
+    itself (HTTP 503 ``disk_full``)."""
+
+
+#: The stages of a transaction on this node, in order; "rejected" and "refused" end it too.
 STAGES = ("queued", "accepted", "executed", "final")
-TERMINAL = ("final", "rejected")
+TERMINAL = ("final", "rejected", "refused")
+#: The reason of a "refused" status: the log could not take the transaction.
+DISK_FULL = "disk_full"
+#: What a submitter is told while the disk is full (the error itself goes to the node's log)
+DISK_FULL_DETAIL = ("the node's disk is full: nothing was accepted; retry later (the node "
+                    "resumes by itself once space is freed)")
 
 
 @dataclass
@@ -246,7 +271,13 @@ class Node:
         self._threads: list[threading.Thread] = []
         self._running = threading.Event()
         self._wake = threading.Event()
+        self._stopping = threading.Event()  #: set by ``stop`` and ``_halt``: ends the retries
         self.failure: BaseException | None = None
+        #: The loops whose last write failed for lack of space ("log", "block"): the node is
+        #: disk full while one is here (see ``_out_of_space``); since when (monotonic).
+        self._full: set[str] = set()
+        self._full_since = 0.0
+        self._log_retry_s = 0.0  #: the admit loop's next delay while the log is full
         self._read_backlog()
         if not load_in_background:
             self._load_state()
@@ -294,8 +325,11 @@ class Node:
             thread.start()
 
     def stop(self) -> None:
-        """Stop admitting, let the block loop execute what the log holds, then stop it."""
+        """Stop admitting, let the block loop execute what the log holds, then stop it. A
+        block the disk is too full to commit is not waited for: the node halts, and that
+        block executes again from the log at the next start."""
         self._running.clear()
+        self._stopping.set()
         self._wake.set()
         for thread in self._threads[:1]:  # the admit loop flushes the queue to the log first
             thread.join()
@@ -307,6 +341,12 @@ class Node:
     @property
     def running(self) -> bool:
         return self._running.is_set() and self.failure is None
+
+    @property
+    def disk_full(self) -> bool:
+        """A write failed for lack of space and has not succeeded since: submissions are
+        refused (``DiskFull``) until it does."""
+        return bool(self._full)
 
     def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -323,6 +363,7 @@ class Node:
             self.failure = exc
             log.critical("node halted: %s", exc, exc_info=exc)
         self._running.clear()
+        self._stopping.set()
         self._wake.set()
         self.ordering.close()
         with self._lock:
@@ -367,6 +408,7 @@ class Node:
         every one of them later. Never for transactions from outside."""
         if not self.running:
             raise NodeStopped(str(self.failure) if self.failure else "node is not running")
+        self._refuse_if_disk_full()
         now_ms = self.clock() if now_ms is None else now_ms
         outcomes: list[Status | TxError | None] = [None] * len(txs)
         fresh: list[int] = []
@@ -451,7 +493,7 @@ class Node:
         statuses: dict[str, Status] = {}
 
         def waiter(status: Status) -> None:
-            if status.state in ("executed", "final", "rejected") and status.id not in statuses:
+            if status.state in ("executed", *TERMINAL) and status.id not in statuses:
                 statuses[status.id] = status
                 done.release()
 
@@ -469,7 +511,7 @@ class Node:
         batch gathers), and close blocks with ticks; flush the queue before stopping."""
         while True:
             running = self._running.is_set()
-            self._wake.wait(self.settings.block_interval_ms / 1000 if running else 0)
+            self._wake.wait(self._admit_wait_s() if running else 0)
             self._wake.clear()
             while self._append_batch(flushing=not running):
                 pass
@@ -492,9 +534,20 @@ class Node:
         block_loop_idle = self._consumed_position >= self._tick_position
         tick = (bool(items) or self._untick) and (flushing or (
             block_loop_idle and now - self._last_tick_ms >= self.settings.block_gap_ms_min))
-        if not items and not tick:
+        # While the log is full and nothing else is to be written, a bare tick tries it again
+        # (it closes no block: no transaction follows the last tick).
+        probe = not items and not tick and not self._untick and "log" in self._full
+        if not items and not tick and not probe:
             return False
-        entries = self.ordering.append([p.encoded for p in items], now, tick)
+        try:
+            entries = self.ordering.append([p.encoded for p in items], now, tick or probe)
+        except StoreFull as exc:
+            self._refuse_unwritten(items, exc)
+            return False
+        self._log_retry_s = 0.0
+        self._space_back("log")
+        if probe:
+            return False
         self._untick = not tick
         if tick:
             self._last_tick_ms = now
@@ -511,6 +564,61 @@ class Node:
             for waiter in list(pending.waiters):
                 waiter(status)
         return more
+
+    def _admit_wait_s(self) -> float:
+        """How long the admit loop sleeps unless woken: the block interval, or while the log
+        is full the delay before it tries again."""
+        return self._log_retry_s if "log" in self._full else self.settings.block_interval_ms / 1000
+
+    def _refuse_unwritten(self, items: list[_Pending], exc: StoreFull) -> None:
+        """The log could not take ``items`` for lack of space, nor would it take what is queued
+        behind them: their submitters hear ``refused`` (``disk_full``) now, and the node forgets
+        them — their ids are in no log, so a retry later is safe."""
+        self._out_of_space("log", exc)
+        self._log_retry_s = self._retry_delay_s(self._log_retry_s)
+        refusals: list[tuple[list[Waiter], Status]] = []
+        with self._lock:
+            items, self._incoming = items + self._incoming, []
+            for pending in items:
+                if self._pending.get(pending.tx.id) is pending:
+                    del self._pending[pending.tx.id]
+                refusals.append((list(pending.waiters), Status(
+                    pending.tx.id, "refused", reason=DISK_FULL, detail=DISK_FULL_DETAIL)))
+        for waiters, status in refusals:
+            for waiter in waiters:
+                waiter(status)
+
+    # -- a full disk -----------------------------------------------------------------------------
+    def _refuse_if_disk_full(self) -> None:
+        if self._full:
+            raise DiskFull(DISK_FULL_DETAIL)
+
+    def _out_of_space(self, loop: str, exc: StoreFull) -> None:
+        """``loop``'s write failed for lack of space: the node is disk full (logged once)."""
+        with self._lock:
+            starts = not self._full
+            self._full.add(loop)
+            if starts:
+                self._full_since = time.monotonic()
+        if starts:
+            log.warning("%s; payments are refused (disk_full) until space is freed, the node "
+                        "retries by itself", exc)
+
+    def _space_back(self, loop: str) -> None:
+        """``loop``'s write succeeded: the node resumes once no loop is out of space."""
+        if loop not in self._full:  # only this loop adds or removes its own name
+            return
+        with self._lock:
+            self._full.discard(loop)
+            ends = not self._full
+        if ends:
+            log.warning("disk space is back after %.2f s: payments are accepted again",
+                        time.monotonic() - self._full_since)
+
+    def _retry_delay_s(self, previous_s: float) -> float:
+        """The delay before the next try of a write that failed for lack of space: doubling."""
+        low, high = self.settings.disk_full_retry_ms_min, self.settings.disk_full_retry_ms_max
+        return min(max(2 * previous_s, low / 1000), high / 1000)
 
     # -- the block loop: log -> blocks -----------------------------------------------------------
     def _block_loop(self) -> None:
@@ -544,24 +652,50 @@ class Node:
                   if block.time_ms < self._lookup_until_ms else frozenset[str]())
         outcome = apply_block(self.state, txs, block.time_ms, executed_before=before)
         header = header_for(self.chain_id, self.last_hash, outcome)
-        signatures = {}
-        if self.validator_key is not None:
-            if self.signing is not None:
-                self.signing.advance(header.height, header.hash)
-            signatures[bytes(self.validator_key.verify_key).hex()] = sign_header(
-                self.validator_key, header.hash
-            )
+        # The state has applied the block: from here on this block is written as it is,
+        # however long the disk stays full (``_written``), and no later block executes.
+        signatures = self._written(lambda: self._sign(header))
         refused += [(tx.id, e.reason.value, e.detail) for tx, e in outcome.dropped]
-        first_seq = self.store.commit_block(BlockWrite(
+        write = BlockWrite(
             header, signatures, outcome.txs, [r.encoded for r in outcome.results],
             outcome.touched, self.state.take_changes(), block.last_position, refused,
-        ))
+        )
+        first_seq = self._written(lambda: self.store.commit_block(write))
         self.last_hash = header.hash
         self._consumed_position = block.last_position
         if self.validators.is_final(header.hash, signatures):
             self.final_height = header.height
         self.summary = summarise(self.state, self.last_hash, self.final_height)
         self._notify(outcome, header, first_seq, refused)
+
+    def _sign(self, header: Header) -> dict[str, bytes]:
+        """This node's signature of ``header`` if it is a validator, recorded before it is made
+        (``signing``)."""
+        if self.validator_key is None:
+            return {}
+        if self.signing is not None:
+            self.signing.advance(header.height, header.hash)
+        return {bytes(self.validator_key.verify_key).hex(): sign_header(self.validator_key,
+                                                                         header.hash)}
+
+    def _written(self, write: Callable[[], T]) -> T:
+        """``write()``, tried again while it fails for lack of space: the same write of the same
+        block (same header, same signature), so that the block loop never moves past a block it
+        executed. Stopping meanwhile halts the node; that block executes again from the log at
+        the next start — the same block, which the signing record lets it sign again."""
+        delay_s = 0.0
+        while True:
+            try:
+                result = write()
+            except StoreFull as exc:
+                self._out_of_space("block", exc)
+                delay_s = self._retry_delay_s(delay_s)
+                if self._stopping.wait(delay_s):
+                    raise StoreFull(f"{exc}; the node stopped before it could be written, it "
+                                    "executes again from the log at the next start") from exc
+                continue
+            self._space_back("block")
+            return result
 
     def _transactions_of(
         self, entries: Sequence[LogEntry]

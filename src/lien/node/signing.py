@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store import raising_store_full
+
 
 class SigningRefused(Exception):
     """Signing this would sign a second block at a height already signed, or the record and
@@ -72,12 +74,19 @@ class SigningRecord:
 
     def advance(self, height: int, block_hash: str) -> None:
         """Record (durably) that ``block_hash`` at ``height`` is about to be signed; refuses a
-        height already signed for another block, or a height going backwards."""
+        height already signed for another block, or a height going backwards. Raises
+        ``StoreFull`` when the disk is full: the record is then unchanged (the file is replaced
+        only once complete), and the same height and hash may be recorded again later."""
         if height < self.last.height or (height == self.last.height
                                          and block_hash != self.last.hash):
             raise SigningRefused(f"refusing to sign block {height}: this validator already "
                                  f"signed block {self.last.height} ({self.last.hash[:16]}…)")
-        record = {"chain_id": self.chain_id, "height": height, "hash": block_hash}
+        with raising_store_full("the signing record"):
+            self._write(Signed(height, block_hash))
+        self.last = Signed(height, block_hash)
+
+    def _write(self, signed: Signed) -> None:
+        record = {"chain_id": self.chain_id, "height": signed.height, "hash": signed.hash}
         temporary = self.path.with_name(self.path.name + ".tmp")
         with temporary.open("w") as f:
             f.write(json.dumps(record) + "\n")
@@ -89,4 +98,3 @@ class SigningRecord:
             os.fsync(directory)
         finally:
             os.close(directory)
-        self.last = Signed(height, block_hash)

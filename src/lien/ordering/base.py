@@ -36,7 +36,8 @@ class OrderingLog(Protocol):
 
     def append(self, txs: Sequence[bytes], time_ms: int, tick: bool) -> list[LogEntry]:
         """Append transactions (and a closing tick); returns the entries written. When it
-        returns, the log holds them durably: this is what ``accepted`` means."""
+        returns, the log holds them durably: this is what ``accepted`` means. Raises
+        ``lien.store.StoreFull`` when the disk is full: then nothing was appended."""
         ...
 
     def read(self, after: int, limit: int) -> list[LogEntry]:

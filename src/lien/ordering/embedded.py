@@ -5,7 +5,8 @@ process (the node's admission, and a test's "other node"). Appended entries are 
 a bounded in-memory tail so that the block loop, which reads right behind the writers, gets
 them without a database round trip; a reader further behind (a restart, a slow node) reads
 the database. Either way it reads only what is durable: an entry enters the tail after its
-database commit.
+database commit — and only then are positions taken, so an append the full disk refused
+(``StoreFull``, from the store) leaves no gap.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ Three homes of data (``schema``, ``personal``): the chain, this node's own data,
 data; one interface each (``base``); schema versions by Alembic (``migrate``)."""
 
 from .base import BlockWrite, ChainStore, LocalStore, NodeStore, PersonalStore
+from .full import StoreFull, out_of_space, raising_store_full
 from .personal import PersonalData, Profile
 from .store import RawTx, Store, StoredBlock, StoredTx, StoreError, tx_from_row
 
 __all__ = [
     "BlockWrite", "ChainStore", "LocalStore", "NodeStore", "PersonalData", "PersonalStore", "Profile", "RawTx",
-    "Store", "StoreError", "StoredBlock", "StoredTx", "tx_from_row",
+    "Store", "StoreError", "StoreFull", "StoredBlock", "StoredTx", "out_of_space",
+    "raising_store_full", "tx_from_row",
 ]

@@ -10,7 +10,9 @@
 ``lien.store.PersonalData`` implements ``PersonalStore``. The tests that run against both
 databases (``tests/test_store_postgres.py``) say what a backend must guarantee — above all that
 ``commit_block`` is atomic: a block, its results, history entries, state changes, dropped ids
-and consumed log entries are all written, or none.
+and consumed log entries are all written, or none. A write that fails for lack of space
+(``commit_block``, ``log_append``) raises ``StoreFull`` (``full``) having written nothing, and
+leaves the store usable: the same write succeeds once space is freed.
 """
 
 from __future__ import annotations

@@ -85,6 +85,9 @@ def upgrade(engine: Engine, *, create: bool = False) -> tuple[str | None, str]:
     of our tables is refused and left untouched: opening a wrong URL never creates tables."""
     before: str | None = None
     try:
+        with engine.connect() as conn:  # the common case, read only (the disk may be full)
+            if current(conn) == HEAD:
+                return HEAD, HEAD
         with _exclusive(engine) as conn:
             before = current(conn)
             if before == HEAD:

@@ -43,6 +43,7 @@ from ..ledger.transactions import Signature, tx_from_parts
 from . import migrate
 from . import schema as t
 from .base import BlockWrite
+from .full import raising_store_full
 from .personal import PersonalData
 
 
@@ -270,8 +271,11 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------------
     def commit_block(self, block: BlockWrite) -> int:
-        """Write one block atomically; returns the seq of its first transaction."""
-        with self._write_lock, self.engine.begin() as conn:
+        """Write one block atomically; returns the seq of its first transaction. Raises
+        ``StoreFull`` (nothing written) when the disk is full: the same block may be committed
+        again later."""
+        with (raising_store_full(f"block {block.header.height}"), self._write_lock,
+              self.engine.begin() as conn):
             first_seq = self._write_chain(conn, block)
             self._write_local(conn, block.log_position, block.dropped)
         return first_seq
@@ -384,8 +388,10 @@ class Store:
 
     # -- the embedded ordering log ---------------------------------------------------------------
     def log_append(self, entries: Sequence[tuple[int, int, bytes | None]]) -> None:
-        """Durably append (position, time_ms, encoded tx or None for a tick) entries."""
-        with self._write_lock, self.engine.begin() as conn:
+        """Durably append (position, time_ms, encoded tx or None for a tick) entries; raises
+        ``StoreFull`` (nothing appended) when the disk is full."""
+        with (raising_store_full("the ordering log"), self._write_lock,
+              self.engine.begin() as conn):
             self._insert_rows(conn, t.node_log, ("position", "time_ms", "tx"), entries)
 
     def log_read(self, after: int, limit: int) -> list[tuple[int, int, bytes | None]]:

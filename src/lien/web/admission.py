@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ledger import Reason, Tx, TxError, limits, parse_json, parse_tx
-from ..node.node import Node, NodeBusy, Status
+from ..node.node import DISK_FULL, DiskFull, Node, NodeBusy, Status
 from .errors import NodeHalted
 
 WAITS = ("accepted", "executed", "final")
 #: How far along each status is: a waiter for ``wait`` is done at that rank or beyond.
-_RANK = {"queued": 0, "accepted": 1, "executed": 2, "final": 3, "rejected": 3}
+_RANK = {"queued": 0, "accepted": 1, "executed": 2, "final": 3, "rejected": 3, "refused": 3}
 
 
 def reached(status: Status, wait: str) -> bool:
@@ -66,7 +66,10 @@ class BatchItem:
 
 
 def refuse_if_rejected(status: Status) -> Status:
-    """A transaction dropped before any block answers with its admission reason (4xx)."""
+    """A transaction dropped before any block answers with its admission reason (4xx); one the
+    log could not take for lack of space, 503 ``disk_full``."""
+    if status.state == "refused" and status.reason == DISK_FULL:
+        raise DiskFull(status.detail)
     if status.state == "rejected":
         raise TxError(Reason(status.reason or Reason.MALFORMED), status.detail)
     return status
@@ -166,6 +169,11 @@ class Admission:
             self._raise_if_halted()
             raise NodeBusy("the log did not take the batch in time; retry the same batch")
         self._raise_if_halted()
+        # The log could not take some of them (a full disk): the whole batch is refused, as
+        # for a full queue; retrying the same batch is safe (an id accepted meanwhile answers
+        # its status).
+        for tx_id in queued:
+            refuse_if_rejected(progress.latest[tx_id])
         for (index, tx), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, TxError):
                 items[index] = BatchItem(index, tx.id,

@@ -13,7 +13,7 @@ keys), never coerced by a model. Status codes (the one translation point is ``er
          ``expiry_too_far``, ``duplicate``), a bad query or path parameter (``malformed``), or
          an account id whose check digits fail (``bad_field``)
     404  ``not_found``            413  ``too_large`` (checked before parsing)
-    503  ``node_halted`` / ``node_busy`` (with ``Retry-After``)
+    503  ``node_halted`` / ``node_busy`` / ``disk_full`` (with ``Retry-After``)
 
 Layout: ``context`` (settings, the shared context and its dependency), ``params`` (path and
 query parameters), ``openapi`` (the document's constraints), ``routes/`` (one router module per

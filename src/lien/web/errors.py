@@ -10,6 +10,7 @@ Exception tree, and the status each gets::
       └── NodeHalted                          -> 503 ``node_halted`` (stopped or failed node)
     NodeStopped                (lien.node)    -> 503 ``node_halted``
     NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
+      └── DiskFull             (lien.node)    -> 503 ``disk_full`` (retry once space is freed)
     any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
                                                  none in the body
 
@@ -29,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..ledger import Reason, TxError
-from ..node.node import NodeBusy, NodeStopped
+from ..node.node import DiskFull, NodeBusy, NodeStopped
 from .responses import json_response
 
 log = logging.getLogger("lien.web")
@@ -63,6 +64,8 @@ API_CODES: dict[str, str] = {
     "method_not_allowed": "The route exists but not with this HTTP method.",
     "node_halted": "The node is stopped or halted by a broken invariant; nothing was accepted.",
     "node_busy": "The node's queue is full; nothing was accepted, retry later.",
+    "disk_full": "The node's disk is full; nothing was accepted, retry later: the node resumes "
+                 "by itself once space is freed.",
     "internal": "A bug in the node; nothing in the request caused it. Please report it.",
 }
 
@@ -111,6 +114,10 @@ async def _node_busy(_request: Request, exc: Exception) -> Response:
     return error_response(503, "node_busy", str(exc))
 
 
+async def _disk_full(_request: Request, exc: Exception) -> Response:
+    return error_response(503, "disk_full", str(exc))
+
+
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return error_response(400, Reason.MALFORMED.value, _validation_detail(exc))
@@ -134,6 +141,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(NodeStopped, _node_stopped)
     app.add_exception_handler(NodeBusy, _node_busy)
+    app.add_exception_handler(DiskFull, _disk_full)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)

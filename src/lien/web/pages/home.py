@@ -34,8 +34,9 @@ async def home(ctx: Ctx, lang: str | None = None) -> HTMLResponse:
         for c in summary.currencies
     )
     node = ctx.node
-    status = t("halted" if node.failure else "loading" if not summary.ready
-               else "running" if node.running else "halted", lg)
+    status = t("halted" if node.failure or (summary.ready and not node.running)
+               else "disk_full" if node.disk_full else "loading" if not summary.ready
+               else "running", lg)
     other = "?lang=en" if lg == "fr" else "?lang=fr"
     page = f"""<!doctype html>
 <html lang="{lg}"><head><meta charset="utf-8">

@@ -31,6 +31,8 @@ TEXT: dict[str, Words] = {
                      "dans un instant", "running, loading the accounts: payments received will "
                      "execute in a moment"),
     "halted": Words("arrêté : incident à examiner", "halted: an incident to investigate"),
+    "disk_full": Words("disque plein : paiements refusés jusqu'à ce que de la place soit libérée",
+                       "disk full: payments refused until space is freed"),
     "currency": Words("Monnaie", "Currency"),
     "nantie": Words("Monnaie nantie en circulation", "Euro-backed money in circulation"),
     "issued": Words("émise", "issued"),

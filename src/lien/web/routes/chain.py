@@ -18,7 +18,10 @@ router = APIRouter(tags=["chain"])
             description="Chain id, genesis document and root, height, time, last hash, the "
                         "height up to which blocks are final, validators and the node's state "
                         "(`ready` is false while it loads its state after a start: queries "
-                        "are answered, payments accepted and executed once it is loaded).",
+                        "are answered, payments accepted and executed once it is loaded; "
+                        "`disk_full` is true while its disk is full: payments are refused "
+                        "with 503 `disk_full` until space is freed, then it resumes by "
+                        "itself).",
             responses=json_200("The chain."))
 async def get_chain(ctx: Ctx) -> Response:
     node, summary = ctx.node, ctx.node.summary
@@ -33,7 +36,7 @@ async def get_chain(ctx: Ctx) -> Response:
         "final_height": summary.final_height,
         "validators": list(config.validators),
         "node": {"running": node.running, "halted": node.failure is not None,
-                 "ready": summary.ready},
+                 "ready": summary.ready, "disk_full": node.disk_full},
     })
 
 
