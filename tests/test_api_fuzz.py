@@ -265,9 +265,10 @@ def assert_error_shape(body: Any, fuzzed: Fuzzed) -> None:
 
 #: Why POST /transactions refuses an envelope that its schema accepts: what JSON Schema cannot
 #: state, and the document says in words (the fields of each type, their ranges and check
-#: digits, signatures that verify, expiry against the node's clock, the canonical body's size).
+#: digits, signatures that verify, expiry against the node's clock, the canonical body's size,
+#: a signer that holds an account).
 SUBMIT_REFUSALS = {"malformed", "bad_field", "amount_invalid", "bad_signature", "expired",
-                   "expiry_too_far", "too_large"}
+                   "expiry_too_far", "too_large", "unknown_signer", "signer_not_active"}
 
 
 def spells_a_fraction(sent: bytes) -> bool:
