@@ -10,6 +10,7 @@ Exception tree, and the status each gets::
       └── NodeHalted                          -> 503 ``node_halted`` (stopped or failed node)
     NodeStopped                (lien.node)    -> 503 ``node_halted``
     NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
+    RateLimited                (.ratelimit)   -> 429 ``rate_limited``, ``Retry-After`` in seconds
     any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
                                                  none in the body
 
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..ledger import Reason, TxError
 from ..node.node import NodeBusy, NodeStopped
+from .ratelimit import RateLimited
 from .responses import json_response
 
 log = logging.getLogger("lien.web")
@@ -63,6 +65,8 @@ API_CODES: dict[str, str] = {
     "method_not_allowed": "The route exists but not with this HTTP method.",
     "node_halted": "The node is stopped or halted by a broken invariant; nothing was accepted.",
     "node_busy": "The node's queue is full; nothing was accepted, retry later.",
+    "rate_limited": "Too many submissions from this address or account, or sign-ups; nothing "
+                    "was accepted, retry after Retry-After seconds.",
     "internal": "A bug in the node; nothing in the request caused it. Please report it.",
 }
 
@@ -111,6 +115,12 @@ async def _node_busy(_request: Request, exc: Exception) -> Response:
     return error_response(503, "node_busy", str(exc))
 
 
+async def _rate_limited(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    return error_response(429, "rate_limited", str(exc),
+                          headers={"Retry-After": str(exc.retry_after_s)})
+
+
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return error_response(400, Reason.MALFORMED.value, _validation_detail(exc))
@@ -134,6 +144,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(NodeStopped, _node_stopped)
     app.add_exception_handler(NodeBusy, _node_busy)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
