@@ -10,6 +10,8 @@
   documented limits, while clients at 127.0.0.1 keep paying. Their latency with and without
   the flood is printed (the figures of docs/results.md).
 * The limits come from node.toml's ``[limits]``; a bad table stops ``lien serve`` (exit 2).
+* In process: a batch past a limit is refused whole; a retry of a known id keeps its first
+  outcome even once its signer could no longer sign.
 """
 
 from __future__ import annotations
@@ -273,3 +275,27 @@ async def test_a_batch_past_a_limit_is_refused_whole_and_queues_nothing(tmp_path
             assert error(response) == (429, "rate_limited")
             assert int(response.headers["retry-after"]) >= 1
         await env.all_ok(payments[1:])  # three of alice's and bob's: nobody was charged
+
+
+@pytest.mark.anyio
+async def test_a_retry_is_answered_its_first_outcome_even_once_its_signer_could_not_sign(
+    tmp_path: Path,
+) -> None:
+    """The signer is checked against today's state, but a known id keeps its first outcome:
+    a payment retried after its payer changed keys, or an opening retried once it opened the
+    account, is answered as before — never refused, never executed twice."""
+    async with api_env(tmp_path) as env:
+        alice, bob = await env.join("alice", nantie=1_000), await env.join("bob")
+        opening = env.mk.open(member("carol"))
+        opened = await env.ok(opening)
+        payment = env.mk.pay(alice, bob, 20)
+        first = await env.ok(payment)
+        new_key = member("alice's new key")
+        await env.ok(env.mk.make([alice], "rotate_key", account=alice.account,
+                                 add=[new_key.public_key], remove=[alice.public_key]))
+        async with env.unchanged():
+            for tx, outcome in ((payment, first), (opening, opened)):
+                again = await env.post(tx)
+                assert (again.status_code, again.json()) == (200, outcome)
+            later = await env.post(env.mk.pay(alice, bob, 30))
+            assert error(later) == (400, "unknown_signer")
