@@ -3,8 +3,8 @@ ASGI app called in-process through httpx (or a real uvicorn when a stream is nee
 
 ``Env`` submits through the API and waits on statuses (``wait=executed``), never on sleeps.
 ``Env.unchanged()`` proves that a refused request changed nothing: after the block it runs, a
-*probe* (a payment from an account that was never opened, recorded as ``unknown_account`` and
-changing no record) must execute alone in the very next block — anything wrongly queued before
+*probe* (a payment from the association to an account that was never opened, recorded as
+``unknown_account`` and changing no record) must execute alone in the very next block — anything wrongly queued before
 it would be in that block or an earlier one — and the stored state lines must be the same.
 """
 
@@ -114,7 +114,7 @@ class Env:
         yield
         self._probes += 1
         ghost = member(f"never opened {self._probes}")
-        probe = await self.run(self.mk.pay(ghost, self.genesis.association, 1))
+        probe = await self.run(self.mk.pay(self.genesis.association, ghost, 1))
         assert probe["result"]["code"] == "unknown_account"
         last = self.store.last_block()
         assert last is not None

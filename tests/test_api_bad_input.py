@@ -237,14 +237,17 @@ async def test_submit_refuses_a_bad_wait(env: Env) -> None:
 
 
 async def test_unknown_account_and_currency_are_execution_results(env: Env) -> None:
+    """What the signer's account could sign but the state refuses is recorded; what no signer
+    could ever make execute (a payer that was never opened, a currency of which the signer is
+    no active member) is refused at admission instead: ``test_admission_limits``."""
     alice, bob = people(env)
     stranger = member("never opened, never will")
     lines = env.store.stored_state_lines()
     before = env.balance(alice), env.balance(bob)
     cases = [
         (env.mk.pay(alice, stranger, 100), "unknown_account"),
-        (env.mk.pay(stranger, bob, 100), "unknown_account"),
-        (env.mk.pay(alice, bob, 100, currency="XYZ"), "unknown_currency"),
+        (env.mk.make([alice], "join_currency", account=alice.account, currency="XYZ"),
+         "unknown_currency"),
         (env.mk.pay(alice, alice, 100), "same_account"),
         (env.mk.pay(alice, bob, limits.amount_minor_max), "insufficient_funds"),
     ]
@@ -537,7 +540,7 @@ async def test_a_node_that_halts_answers_503_to_waiting_and_later_requests(
     del env
     path = tmp_path_factory.mktemp("halting")
     async with api_env(path, healthy=False) as halting:
-        alice, bob = member("alice"), member("bob")
+        alice, bob = halting.genesis.association, halting.genesis.comptoir
         before = halting.height()
         with sqlite3.connect(path / "node.db") as db:
             db.execute("DROP TABLE postings")

@@ -3,6 +3,7 @@
 Parsing (``decode_tx``/``parse_tx``) refuses what is not a well-formed transaction; signatures,
 chain, expiry and duplicates are checked by ``check_signatures``/``check_freshness`` and again
 by ``apply_block``, which *drops* such a transaction (it is not recorded, its id is not spent).
+The signer (``check_signer``) is checked at admission only, against the state.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lien.ledger import (
 )
 from lien.ledger.crypto import BLOCK_DOMAIN, TX_DOMAIN, sign
 from lien.ledger.reasons import ADMISSION
+from lien.ledger.signers import Signer, check_signer, signer_of
 
 from ledger_support import CHAIN, CODE, T0, World, member
 
@@ -619,6 +621,109 @@ def test_apply_block_verifies_signatures_when_asked() -> None:
     assert drops(w, [tampered]) == ["bad_signature"]
     assert w.balance(b) == (0, 0)
     w.replay()
+
+
+# ================================================================================================
+# unknown_signer, signer_not_active (check_signer: against the state, at admission only)
+# ================================================================================================
+def signer_refusal(w: World, tx: Tx) -> Reason | None:
+    try:
+        check_signer(w.state, tx)
+    except TxError as error:
+        return error.reason
+    return None
+
+
+def test_a_key_that_holds_no_account_is_an_unknown_signer(w: World) -> None:
+    """Whatever it signs — and then no signature is even verified (the cheap check first)."""
+    a, stranger = w.join(nantie=1_000), w.new_member()
+    assert signer_refusal(w, w.mk.pay(stranger, a, 1)) is Reason.UNKNOWN_SIGNER
+    for type_, fields in [("join_currency", {"account": stranger.account, "currency": CODE}),
+                          ("rotate_key", {"account": a.account, "add": [], "remove": []}),
+                          ("veto_recovery", {"account": a.account})]:
+        assert signer_refusal(w, w.mk.make([stranger], type_, **fields)) is (
+            Reason.UNKNOWN_SIGNER), type_
+    # a signature by the owner among others is enough, as for execution
+    assert signer_refusal(w, w.mk.make([stranger, a], "transfer", **{"from": a.account},
+                                       to=w.association.account, currency=CODE,
+                                       amount=1)) is None
+    assert signer_of(w.state, w.mk.pay(stranger, a, 1)) == Signer(None, False)
+
+
+def test_a_till_signs_for_its_business(w: World) -> None:
+    shop, till, buyer = w.join("business", nantie=1_000), w.new_member(), w.join()
+    payment = w.mk.make([till], "transfer", **{"from": shop.account}, to=buyer.account,
+                        currency=CODE, amount=10)
+    assert signer_refusal(w, payment) is Reason.UNKNOWN_SIGNER
+    w.ok(w.mk.make([shop], "delegate", account=shop.account, currency=CODE,
+                   key=till.public_key, cap_per_payment_minor=100, cap_total_minor=1_000))
+    assert signer_refusal(w, payment) is None
+    assert signer_of(w.state, payment) == Signer(shop.account, True)
+    w.ok(payment)
+    w.ok(w.mk.make([shop], "revoke_delegation", account=shop.account, key=till.public_key))
+    assert signer_refusal(w, w.mk.make([till], "transfer", **{"from": shop.account},
+                                       to=buyer.account, currency=CODE, amount=11)) is (
+        Reason.UNKNOWN_SIGNER)
+
+
+def test_an_opening_is_signed_by_the_key_it_opens(w: World) -> None:
+    newcomer, other = w.new_member(), w.join()
+    assert signer_refusal(w, w.mk.open(newcomer)) is None
+    assert signer_of(w.state, w.mk.open(newcomer)) == Signer(None, False)
+    by_another = w.mk.make([other], "open_account", account=newcomer.account,
+                           key=newcomer.public_key, kind="personal")
+    assert signer_refusal(w, by_another) is Reason.UNKNOWN_SIGNER
+    w.refuse(by_another, Reason.NOT_AUTHORISED)  # what it would have been on chain
+
+
+def test_only_a_governor_signs_a_new_currency(w: World) -> None:
+    def currency(signers: list[Any]) -> Tx:
+        return w.mk.make(signers, "create_currency", code="ECO",
+                         policy={**w.policy, "name": "Éco"}, admins=[a.account for a in w.admins],
+                         issuers=[w.comptoir.account])
+
+    assert signer_refusal(w, currency(list(w.admins))) is Reason.UNKNOWN_SIGNER
+    assert signer_refusal(w, currency([w.governor])) is None  # who holds no account
+    w.ok(currency([w.governor]))
+
+
+def test_what_only_an_active_member_can_do_waits_for_the_approval(w: World) -> None:
+    """A pending account may join, change its keys, set up its tills; it may not pay: that
+    could only be refused, recorded on chain (``account_not_active``)."""
+    a, b = w.join(active=False), w.join(nantie=1_000)
+    assert signer_refusal(w, w.mk.pay(a, b, 1)) is Reason.SIGNER_NOT_ACTIVE
+    assert signer_of(w.state, w.mk.pay(a, b, 1)) == Signer(a.account, False)
+    w.refuse(w.mk.pay(a, b, 1), Reason.ACCOUNT_NOT_ACTIVE)
+    spare = w.new_member()
+    for type_, fields in [("rotate_key", {"account": a.account, "add": [spare.public_key],
+                                          "remove": []}),
+                          ("join_currency", {"account": a.account, "currency": "ECO"})]:
+        assert signer_refusal(w, w.mk.make([a], type_, **fields)) is None, type_
+    w.ok(w.mk.approve(w.admins[0], a))
+    assert signer_refusal(w, w.mk.pay(a, b, 1)) is None
+    w.ok(w.set_status(a, "locked"))  # an admin stops an account at admission
+    assert signer_refusal(w, w.mk.pay(a, b, 1)) is Reason.SIGNER_NOT_ACTIVE
+    # of the body's currency: a member of LIEN pays nothing in a currency it is not active in
+    assert signer_refusal(w, w.mk.pay(b, a, 1, currency="ZED")) is Reason.SIGNER_NOT_ACTIVE
+    # admin actions: the admin is the active member
+    assert signer_refusal(w, w.set_status(a, "active")) is None
+    assert signer_refusal(w, w.set_status(b, "locked", by=a)) is Reason.SIGNER_NOT_ACTIVE
+
+
+def test_a_recovered_key_signs_once_the_recovery_is_effective(w: World) -> None:
+    a, b, new_key = w.join(nantie=1_000), w.join(), w.new_member()
+    w.ok(w.mk.make(w.admins, "recover_key", by=w.admins[0].account, currency=CODE,
+                   account=a.account, key=new_key.public_key))
+
+    def payment() -> Tx:
+        return w.mk.make([new_key], "transfer", **{"from": a.account}, to=b.account,
+                         currency=CODE, amount=5)
+
+    assert signer_refusal(w, payment()) is Reason.UNKNOWN_SIGNER  # during the delay
+    w.block([], advance_ms=w.policy["recovery_delay_ms"])
+    after = payment()
+    assert signer_refusal(w, after) is None
+    w.ok(after)
 
 
 # ================================================================================================

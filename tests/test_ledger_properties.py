@@ -15,7 +15,9 @@ After every block:
   equal those rebuilt from the records, as a restarting node rebuilds them;
 * a shadow state fed only the included transactions, without signature checks but with the
   core's own invariant check, and restarted from its records every third block, reaches the
-  same results and the same state root.
+  same results and the same state root;
+* admission's signer rule (``lien.ledger.signers``), asked on the state the block starts from,
+  refused no transaction that then executed ``ok`` before anything changed that state.
 
 At the end of each run the whole log is replayed from genesis through the wire encoding, with
 ``take_changes()`` after each block as the node's write-behind does: every root and the final
@@ -50,11 +52,14 @@ from lien.ledger import (
     Signature,
     State,
     Tx,
+    TxError,
     apply_block,
     check_all_invariants,
     decode_tx,
     sign_body,
 )
+from lien.ledger.signers import check_signer
+from lien.ledger.types.join_currency import JoinCurrency
 from lien.ledger.types.reconvert import Reconvert
 from lien.wallet import Member, TxMaker
 
@@ -279,10 +284,15 @@ class LedgerMachine(RuleBasedStateMachine):
         time_ms = self.time + step
         subs, self.pending = self.pending, []
         txs = [s.tx for s in subs]
+        admission = {tx.id: signer_refusal(self.state, tx) for tx in txs}
+        recoveries_due = any(
+            account.recovery is not None and account.recovery.effective_ms <= time_ms
+            for account in (self.state.accounts[a] for a in self.state.pending_recoveries))
         outcome = apply_block(self.state, txs, time_ms, verify_signatures=True, check=False)
         assert_money_rules(self.state)
         assert_governable(self.state)
         self.check_against_model(subs, outcome, time_ms)
+        self.check_signer_rule(admission, outcome, unchanged=not recoveries_due)
 
         differences = index_differences(self.state, reload(self.state))
         assert not differences, "indexes differ from a rebuild:\n" + "\n".join(differences)
@@ -327,6 +337,20 @@ class LedgerMachine(RuleBasedStateMachine):
         model.executed |= in_block
         differences = model.differences(self.state)
         assert not differences, "model and ledger differ:\n" + "\n".join(differences)
+
+    def check_signer_rule(self, admission: dict[str, Reason | None], outcome: Any,
+                          unchanged: bool) -> None:
+        """What admission refuses could only be refused: until a transaction of the block
+        changes the state (an ``ok``; a due recovery, before the first), none it refused on
+        the block's starting state executes ``ok``."""
+        for tx, result in zip(outcome.txs, outcome.results, strict=True):
+            refusal = admission[tx.id]
+            if refusal is not None:
+                event(f"signer rule: {refusal.value}")
+            if result.reason is Reason.OK:
+                assert not (unchanged and refusal is not None), (
+                    f"admission refuses ({refusal}) {tx.type} {tx.body}, which executes ok")
+                unchanged = False
 
     def teardown(self) -> None:
         if not self.clean:
@@ -688,6 +712,14 @@ TestLedgerMachine = LedgerMachine.TestCase
 TestLedgerMachine.settings = PROFILE
 
 
+def signer_refusal(state: State, tx: Tx) -> Reason | None:
+    try:
+        check_signer(state, tx)
+    except TxError as error:
+        return error.reason
+    return None
+
+
 # -- the checks can fail ------------------------------------------------------------------------------
 def _funded_state() -> tuple[State, list[str]]:
     state = State(CONFIG)
@@ -778,6 +810,16 @@ def test_the_machine_catches_a_fee_counted_as_reconverted(
 
     monkeypatch.setattr(Reconvert, "execute", reconvert_counting_the_fee)
     with pytest.raises(AssertionError, match="sums to"):
+        run_state_machine_as_test(LedgerMachine, settings=MUTANT_SETTINGS)
+
+
+def test_the_machine_catches_an_admission_rule_that_refuses_what_executes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Joining a currency asked of its active members (it never is one yet): the ledger and
+    the model agree on every result, only the signer check of this file can catch it."""
+    monkeypatch.setattr(JoinCurrency, "signers", "member")
+    with pytest.raises(AssertionError, match="admission refuses"):
         run_state_machine_as_test(LedgerMachine, settings=MUTANT_SETTINGS)
 
 

@@ -89,18 +89,25 @@ def serve(
     """
     import signal
 
-    from ..node.setup import SetupError, open_node
+    from ..node.setup import NodeDir, SetupError, open_node
     from ..store import StoreError
-    from ..web.api import create_app
+    from ..web.api import ApiSettings, create_app
+    from ..web.ratelimit import Limits
     from ..web.server import make_server
 
     try:
-        # The state loads in the node's block loop: the API answers at once, serving queries
-        # from the store and accepting payments into the log, executed once it is loaded.
+        limits = Limits.from_table(NodeDir(dir).limits())
+    except SetupError as exc:
+        fail(EXIT_USAGE, str(exc))
+    except ValueError as exc:
+        fail(EXIT_USAGE, f"{NodeDir(dir).settings_file}: {exc}")
+    try:
+        # The state loads in the node's block loop: the API answers queries at once from the
+        # store; submissions wait for the state (their signers are checked against it).
         node = open_node(dir, load_in_background=True)
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
-    server = make_server(create_app(node), host, port, loop="uvloop")
+    server = make_server(create_app(node, ApiSettings(limits=limits)), host, port, loop="uvloop")
 
     # uvicorn shuts down gracefully on these signals, then re-raises them to the handlers it
     # found: Python's would turn that into exit 130 (SIGINT) or kill the process before the

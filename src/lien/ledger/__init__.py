@@ -11,6 +11,7 @@ Public API (pinned by tests/test_architecture.py)::
     Reason, TxError, InvariantBroken   — errors as data, and the one that stops a node
 
 Modules: ``fields`` (field checks), ``transactions`` (envelope, parsing, signatures),
+``signers`` (who may submit a transaction: the node's admission rule against the state),
 ``types/`` (one module per transaction type, ``common`` for what they share, ``base`` for the
 unit and the registry), ``results``, ``execute`` (the block pipeline and the invariants),
 ``state``, ``encoding``, ``crypto``, ``ids``, ``money``, ``limits``, ``reasons``.

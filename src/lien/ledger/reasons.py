@@ -2,8 +2,9 @@
 
 Two families:
 
-* *admission* codes — the transaction is malformed, badly signed, for another chain, expired or
-  a duplicate. It never enters a block; a node answers them at submission (HTTP 4xx).
+* *admission* codes — the transaction is malformed, badly signed, for another chain, expired,
+  a duplicate, or signed by no key that could make it execute (``lien.ledger.signers``). It
+  never enters a block; a node answers them at submission (HTTP 4xx).
 * *execution* codes — the transaction is well formed and signed but the ledger's state refuses
   it (not enough money, not authorised...). It is recorded in a block with that code, so its id
   is spent: it can never execute later by surprise.
@@ -28,6 +29,8 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     EXPIRY_TOO_FAR = "expiry_too_far"
     DUPLICATE = "duplicate"
+    UNKNOWN_SIGNER = "unknown_signer"
+    SIGNER_NOT_ACTIVE = "signer_not_active"
     # -- execution -------------------------------------------------------------------------
     UNKNOWN_ACCOUNT = "unknown_account"
     UNKNOWN_CURRENCY = "unknown_currency"
@@ -72,6 +75,11 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.EXPIRED: "The body's `expires` is in the past.",
     Reason.EXPIRY_TOO_FAR: "The body's `expires` is more than expiry_window_ms_max ahead.",
     Reason.DUPLICATE: "This transaction id was already submitted; its first outcome stands.",
+    Reason.UNKNOWN_SIGNER: "No signature is by a key that may submit this type: a key of an "
+                           "account (owner or till), a governor's for create_currency, the key "
+                           "it opens for open_account.",
+    Reason.SIGNER_NOT_ACTIVE: "No signer's account is an active member of the body's currency "
+                              "(pending, locked, closed, or no such currency).",
     Reason.UNKNOWN_ACCOUNT: "An account named in the body does not exist.",
     Reason.UNKNOWN_CURRENCY: "The currency named in the body does not exist.",
     Reason.ACCOUNT_EXISTS: "An account with this id already exists.",
@@ -114,6 +122,8 @@ ADMISSION = frozenset(
         Reason.EXPIRED,
         Reason.EXPIRY_TOO_FAR,
         Reason.DUPLICATE,
+        Reason.UNKNOWN_SIGNER,
+        Reason.SIGNER_NOT_ACTIVE,
     }
 )
 

@@ -6,7 +6,9 @@
                                                           ─▶ commit (one DB transaction) ─▶ sign
 
 * **Admission** (any thread: the web API's workers, the CLI, tests) checks a transaction —
-  freshness against the clock, every signature — and queues it. The *admit loop* appends
+  freshness against the clock, a signer allowed to submit it (``lien.ledger.signers``: a key
+  of an account, and so on; against the state, so admission waits for it to be loaded), every
+  signature — and queues it. The *admit loop* appends
   the queue to the ordering log in batches closed by a tick (group commit: one durable write
   for many); only then is a transaction ``accepted``. Ticks come from the log too: the block
   loop cuts where the log says, never by its own clock.
@@ -62,6 +64,7 @@ from ..ledger import (
     signatures_valid,
 )
 from ..ledger.crypto import sha256_hex
+from ..ledger.signers import Signer, check_signer, signer_of
 from ..ledger.transactions import signature_refusal
 from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
 from ..store import BlockWrite, NodeStore, StoreFull
@@ -156,6 +159,9 @@ def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
 
 Waiter = Callable[[Status], None]
 Listener = Callable[[str, TxEvent], None]
+#: Called by admission with the signer of each transaction that passed every check, just before
+#: they are queued (the API's rate limits); raising refuses them all, and nothing is queued.
+Gate = Callable[[Sequence[Signer]], None]
 
 
 @dataclass
@@ -173,6 +179,9 @@ class NodeSettings:
     #: ``disk_full_retry_ms_min`` up to this.
     disk_full_retry_ms_max: int = 500
     disk_full_retry_ms_min: int = 10
+    #: Longest a submission waits for the state of a node that just started (admission checks
+    #: signers against it) before it is refused as busy.
+    load_wait_ms_max: int = 10_000
 
 
 class NodeStopped(Exception):
@@ -382,8 +391,9 @@ class Node:
         results = self._verify_pool.map(lambda part: [signatures_valid(t) for t in part], parts)
         return [ok for part in results for ok in part]
 
-    def submit(self, tx: Tx, waiter: Waiter | None = None, now_ms: int | None = None) -> Status | None:
-        """Admit one transaction: freshness and signatures, then the queue to the log.
+    def submit(self, tx: Tx, waiter: Waiter | None = None, now_ms: int | None = None,
+               gate: Gate | None = None) -> Status | None:
+        """Admit one transaction: freshness, signer and signatures, then the queue to the log.
 
         Returns None when the transaction is queued: ``waiter`` hears ``accepted`` once the
         log holds it durably, then ``executed`` and ``final`` (or ``rejected``). A known id is
@@ -391,30 +401,37 @@ class Node:
         then hears the later stages). A retry that no longer passes a check (expired since,
         signatures replaced) is answered the same way. Raises TxError when the transaction
         is refused and its id unknown; NodeBusy when the queue is full."""
-        outcome = self.submit_many([tx], waiter, now_ms, parallel=False)[0]
+        outcome = self.submit_many([tx], waiter, now_ms, parallel=False, gate=gate)[0]
         if isinstance(outcome, TxError):
             raise outcome
         return outcome
 
     def submit_many(
         self, txs: Sequence[Tx], waiter: Waiter | None = None, now_ms: int | None = None,
-        *, parallel: bool = True, signatures_checked: bool = False,
+        *, parallel: bool = True, signatures_checked: bool = False, gate: Gate | None = None,
     ) -> list[Status | TxError | None]:
         """``submit`` for many (one lock round, signatures verified in parallel): for each
         transaction, None (queued), its known status, or the TxError that refused it.
 
-        ``signatures_checked``: the caller verified every signature itself (a benchmark
-        building a history of transactions it has just signed); ``lien verify`` still checks
-        every one of them later. Never for transactions from outside."""
+        The signer is checked before the signatures (the cheap check first: a flood from keys
+        without an account costs no signature verification), against the state as executed
+        so far. ``gate`` (the API's rate limits) sees who signed what passed, and may refuse
+        it all by raising. ``signatures_checked``: the caller verified every signature itself
+        (a benchmark building a history of transactions it has just signed); ``lien verify``
+        still checks every one of them later. Never for transactions from outside."""
         if not self.running:
             raise NodeStopped(str(self.failure) if self.failure else "node is not running")
         self._refuse_if_disk_full()
+        if not self._ready.wait(self.settings.load_wait_ms_max / 1000):
+            raise NodeBusy("the node is still loading its state; retry")
         now_ms = self.clock() if now_ms is None else now_ms
         outcomes: list[Status | TxError | None] = [None] * len(txs)
         fresh: list[int] = []
+        state = self.state
         for i, tx in enumerate(txs):
             try:
                 check_freshness(tx, self.chain_id, now_ms)
+                check_signer(state, tx)
                 fresh.append(i)
             except TxError as error:
                 outcomes[i] = error
@@ -430,6 +447,8 @@ class Node:
                 admitted.append(i)
             else:
                 outcomes[i] = signature_refusal()
+        if gate is not None and admitted:
+            gate([signer_of(state, txs[i]) for i in admitted])
         known = self._queue([txs[i] for i in admitted], waiter)
         for i, status in zip(admitted, known, strict=True):
             outcomes[i] = status

@@ -1,7 +1,8 @@
 """Creating and opening a node directory.
 
-    DIR/node.toml       settings (chain id, database URL, validator key file); written last,
-                        so its presence means the directory is complete
+    DIR/node.toml       settings (chain id, database URL, validator key file; optionally the
+                        API's rate limits, ``[limits]``); written last, so its presence means
+                        the directory is complete
     DIR/genesis.json    the genesis document (share it with every node of the chain)
     DIR/validator.key   this node's validator seed (hex, mode 0600)
     DIR/signing.json    the last height and block hash the validator signed (node.signing)
@@ -56,6 +57,13 @@ class NodeDir:
             raise SetupError(f"{self.path} is not a node directory (run `lien init --dir {self.path}`)")
         with self.settings_file.open("rb") as f:
             return tomllib.load(f)
+
+    def limits(self) -> dict[str, Any]:
+        """The optional ``[limits]`` table: the API's rate limits (``lien.web.ratelimit``)."""
+        table = self.settings().get("limits", {})
+        if not isinstance(table, dict):
+            raise SetupError(f"{self.settings_file}: limits must be a table ([limits])")
+        return table
 
     @property
     def database_url(self) -> str:

@@ -45,6 +45,9 @@ _REASONS_FR: dict[Reason, str] = {
     Reason.EXPIRED: "transaction expirée",
     Reason.EXPIRY_TOO_FAR: "expiration trop lointaine",
     Reason.DUPLICATE: "transaction déjà soumise",
+    Reason.UNKNOWN_SIGNER: "signée par une clé sans compte (ouvrez d'abord un compte)",
+    Reason.SIGNER_NOT_ACTIVE: "compte non actif dans cette monnaie (en attente de validation, "
+                              "bloqué ou fermé)",
     Reason.UNKNOWN_ACCOUNT: "compte inconnu",
     Reason.UNKNOWN_CURRENCY: "monnaie inconnue",
     Reason.ACCOUNT_EXISTS: "compte déjà ouvert",

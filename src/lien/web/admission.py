@@ -2,9 +2,11 @@
 
 The pipeline of one transaction (the same for a batch item)::
 
-    decode_tx (strict, on the loop)  ->  node.submit: freshness + signatures + queue
-        (in a worker thread)  ->  the node pushes each stage to a waiter: accepted (the log
-        holds it), executed, final, or rejected  ->  answer at the stage asked (``wait``)
+    the client address's rate limit (per transaction, ``ratelimit``)  ->  decode_tx (strict,
+        on the loop)  ->  node.submit: freshness + signer + signatures, then the gate (the
+        account's or the sign-up rate limits) + queue (in a worker thread)  ->  the node
+        pushes each stage to a waiter: accepted (the log holds it), executed, final, or
+        rejected  ->  answer at the stage asked (``wait``)
 
 ``accepted`` is answered only once the node's ordering log holds the transaction durably: a
 crash after that answer cannot lose it. Signature verification is the expensive step; it runs
@@ -29,6 +31,7 @@ from typing import Any
 from ..ledger import Reason, Tx, TxError, limits, parse_json, parse_tx
 from ..node.node import DISK_FULL, DiskFull, Node, NodeBusy, Status
 from .errors import NodeHalted
+from .ratelimit import RateLimits
 
 WAITS = ("accepted", "executed", "final")
 #: How far along each status is: a waiter for ``wait`` is done at that rank or beyond.
@@ -123,9 +126,10 @@ class _BatchProgress:
 class Admission:
     """Admits transactions into one node on behalf of the API."""
 
-    def __init__(self, node: Node, threads: int, wait_ms_max: int) -> None:
+    def __init__(self, node: Node, threads: int, wait_ms_max: int, limits: RateLimits) -> None:
         self.node = node
         self.wait_ms_max = wait_ms_max
+        self.limits = limits
         self.pool = ThreadPoolExecutor(threads, "lien-api")
         self.closed = False
 
@@ -142,8 +146,9 @@ class Admission:
             raise NodeHalted("the node is not running")
 
     # -- in a worker thread ----------------------------------------------------------------------
-    def admit_batch(self, data: bytes) -> list[BatchItem]:
-        """Parse, check and queue every item; answer once the log holds the admitted ones."""
+    def admit_batch(self, data: bytes, address: str) -> list[BatchItem]:
+        """Parse, check and queue every item; answer once the log holds the admitted ones.
+        The route counted one submission from ``address``; the other items count here."""
         document = parse_json(data)
         if not isinstance(document, dict) or set(document) != {"transactions"}:
             raise TxError(Reason.MALFORMED, 'a batch is {"transactions": [...]}')
@@ -153,6 +158,8 @@ class Admission:
         if len(raw) > limits.batch_transactions_max:
             raise TxError(Reason.TOO_LARGE,
                           f"more than {limits.batch_transactions_max} transactions")
+        if len(raw) > 1:
+            self.limits.submissions(address, len(raw) - 1)
         items: list[BatchItem | None] = [None] * len(raw)
         parsed: list[tuple[int, Tx]] = []
         for index, envelope in enumerate(raw):
@@ -162,7 +169,8 @@ class Admission:
                 items[index] = BatchItem(index, error=(error.reason.value, error.detail))
         progress = _BatchProgress()
         # One lock round for the lot; a full queue (NodeBusy) refuses the whole batch: 503.
-        outcomes = self.node.submit_many([tx for _, tx in parsed], progress.waiter)
+        outcomes = self.node.submit_many([tx for _, tx in parsed], progress.waiter,
+                                         gate=self.limits.gate(address))
         queued = [tx.id for (_, tx), outcome in zip(parsed, outcomes, strict=True)
                   if outcome is None]
         if not progress.wait_accepted(queued, self.wait_ms_max / 1000):
@@ -191,13 +199,14 @@ class Admission:
             raise NodeHalted("the node halted before the log took the transactions")
 
     # -- on the event loop -----------------------------------------------------------------------
-    async def submit(self, tx: Tx, wait: str) -> Status:
-        """Admit ``tx`` and wait (at most ``wait_ms_max``) until it reaches ``wait``: 202
-        ``accepted`` when the wait runs out after the log took it."""
+    async def submit(self, tx: Tx, wait: str, address: str) -> Status:
+        """Admit ``tx`` (sent from ``address``) and wait (at most ``wait_ms_max``) until it
+        reaches ``wait``: 202 ``accepted`` when the wait runs out after the log took it."""
         self.ensure_running()
         loop = asyncio.get_running_loop()
         progress = _Progress(loop, wait)
-        await loop.run_in_executor(self.pool, self.node.submit, tx, progress.waiter)
+        await loop.run_in_executor(self.pool, self.node.submit, tx, progress.waiter, None,
+                                   self.limits.gate(address))
         await asyncio.wait({progress.done}, timeout=self.wait_ms_max / 1000)
         self._raise_if_halted()
         status = progress.latest
@@ -205,10 +214,10 @@ class Admission:
             raise NodeBusy("the log did not take the transaction in time; retry the same one")
         return refuse_if_rejected(status)
 
-    async def submit_batch(self, data: bytes) -> list[BatchItem]:
+    async def submit_batch(self, data: bytes, address: str) -> list[BatchItem]:
         self.ensure_running()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, self.admit_batch, data)
+        return await loop.run_in_executor(self.pool, self.admit_batch, data, address)
 
 
 __all__ = ["WAITS", "Admission", "BatchItem", "reached", "refuse_if_rejected"]

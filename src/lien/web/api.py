@@ -10,19 +10,20 @@ keys), never coerced by a model. Status codes (the one translation point is ``er
     202  accepted: queued, not executed yet (or the bounded wait ran out)
     400  admission refused (``malformed``, ``bad_field``, ``amount_invalid``, ``unknown_type``,
          ``bad_signature``, ``missing_signature``, ``wrong_chain``, ``expired``,
-         ``expiry_too_far``, ``duplicate``), a bad query or path parameter (``malformed``), or
-         an account id whose check digits fail (``bad_field``)
+         ``expiry_too_far``, ``duplicate``, ``unknown_signer``, ``signer_not_active``), a bad
+         query or path parameter (``malformed``), or an account id whose check digits fail
+         (``bad_field``)
     404  ``not_found``            413  ``too_large`` (checked before parsing)
+    429  ``rate_limited`` (with ``Retry-After``): per client address, per account, sign-ups
     503  ``node_halted`` / ``node_busy`` / ``disk_full`` (with ``Retry-After``)
 
 Layout: ``context`` (settings, the shared context and its dependency), ``params`` (path and
 query parameters), ``openapi`` (the document's constraints), ``routes/`` (one router module per
 resource), ``pages/`` (HTML pages, where the wallet will mount), ``events`` (the SSE streams),
-``admission`` (from a request to the node's queue), ``views`` (JSON of stored records),
-``errors``, ``responses``, ``server``.
+``admission`` (from a request to the node's queue), ``ratelimit`` (its token buckets),
+``views`` (JSON of stored records), ``errors``, ``responses``, ``server``.
 
 Run it with ``lien.web.make_server(create_app(node))`` (ends event streams before shutdown).
-There is no per-client rate limit yet: put the node behind a proxy that has one.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from ..ledger import limits
 from ..node.node import Node
 from .admission import Admission
 from .events import EventHub
+from .ratelimit import Limits, RateLimits
 
 PREFIX = "/api/v1"
 #: Items of a page of history or of blocks when the request names no ``limit``.
@@ -51,6 +52,8 @@ class ApiSettings:
     sse_queue_events_max: int = 1000
     #: Events replayed at most after ``Last-Event-ID``; more missed is ``overflow``.
     sse_backlog_events_max: int = 200
+    #: Rate limits of submissions and sign-ups (``ratelimit``; node.toml's ``[limits]``).
+    limits: Limits = Limits()
 
     def __post_init__(self) -> None:
         if min(self.history_page_max, self.blocks_page_max) < PAGE_DEFAULT:
@@ -58,13 +61,16 @@ class ApiSettings:
 
 
 class ApiContext:
-    """What the routes share: the node, the admission pipeline and the event hub."""
+    """What the routes share: the node, the admission pipeline, its rate limits and the
+    event hub."""
 
     def __init__(self, node: Node, settings: ApiSettings) -> None:
         self.node = node
         self.store = node.store
         self.settings = settings
-        self.admission = Admission(node, settings.admission_threads, settings.wait_ms_max)
+        self.limits = RateLimits(settings.limits)
+        self.admission = Admission(node, settings.admission_threads, settings.wait_ms_max,
+                                   self.limits)
         self.hub = EventHub(settings.sse_queue_events_max)
         node.add_listener(self.hub.publish)
         self._closed = False

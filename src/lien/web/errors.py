@@ -11,6 +11,7 @@ Exception tree, and the status each gets::
     NodeStopped                (lien.node)    -> 503 ``node_halted``
     NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
       └── DiskFull             (lien.node)    -> 503 ``disk_full`` (retry once space is freed)
+    RateLimited                (.ratelimit)   -> 429 ``rate_limited``, ``Retry-After`` in seconds
     any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
                                                  none in the body
 
@@ -31,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..ledger import Reason, TxError
 from ..node.node import DiskFull, NodeBusy, NodeStopped
+from .ratelimit import RateLimited
 from .responses import json_response
 
 log = logging.getLogger("lien.web")
@@ -66,6 +68,8 @@ API_CODES: dict[str, str] = {
     "node_busy": "The node's queue is full; nothing was accepted, retry later.",
     "disk_full": "The node's disk is full; nothing was accepted, retry later: the node resumes "
                  "by itself once space is freed.",
+    "rate_limited": "Too many submissions from this address or account, or sign-ups; nothing "
+                    "was accepted, retry after Retry-After seconds.",
     "internal": "A bug in the node; nothing in the request caused it. Please report it.",
 }
 
@@ -116,6 +120,10 @@ async def _node_busy(_request: Request, exc: Exception) -> Response:
 
 async def _disk_full(_request: Request, exc: Exception) -> Response:
     return error_response(503, "disk_full", str(exc))
+async def _rate_limited(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    return error_response(429, "rate_limited", str(exc),
+                          headers={"Retry-After": str(exc.retry_after_s)})
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -142,6 +150,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NodeStopped, _node_stopped)
     app.add_exception_handler(NodeBusy, _node_busy)
     app.add_exception_handler(DiskFull, _disk_full)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)

@@ -7,6 +7,8 @@ everything the ledger knows about it:
 * ``labels`` — what people read: ``{"fr": "paiement", "en": "payment"}`` (the CLI, the web);
 * ``required`` / ``optional`` — its fields and their checks (``lien.ledger.fields``), after the
   common ones; the parser checks required fields in this order;
+* ``signers`` — whose signature admission requires, against the state (``lien.ledger.signers``):
+  ``"member"``, ``"account"``, ``"opening"`` or ``"governors"``;
 * ``check(body)`` — *static* validation across fields, on the body alone (raise ``TxError``);
 * ``execute(state, tx)`` — *dynamic* validation against the state (raise ``Refused``), then the
   state update, returning the ``Result``;
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..fields import COMMON, Check, account
 from ..results import Result
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 #: The languages every type is labelled in.
 LANGUAGES = ("fr", "en")
 
+#: Who must have signed a transaction for a node to admit it (``lien.ledger.signers``).
+Signers = Literal["member", "account", "opening", "governors"]
+
 
 class TxType(ABC):
     """One transaction type, whole. Subclass it, set the class attributes, write ``execute``."""
@@ -44,6 +49,10 @@ class TxType(ABC):
     labels: ClassVar[Mapping[str, str]]
     required: ClassVar[Mapping[str, Check]]
     optional: ClassVar[Mapping[str, Check]] = {}
+    #: Whose signature admission requires (``lien.ledger.signers``): a key (owner or till) of
+    #: an active member of the body's ``currency`` ("member"), of any account ("account"),
+    #: the key the body opens ("opening"), a governor's ("governors").
+    signers: ClassVar[Signers] = "account"
     #: The common fields then the required ones: what the parser walks (derived).
     all_required: ClassVar[Mapping[str, Check]]
     #: Fields that name an account, hence a history the transaction goes into (derived).

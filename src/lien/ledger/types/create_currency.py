@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class CreateCurrency(TxType):
     name = "create_currency"
     labels = {"fr": "création de monnaie", "en": "new currency"}
+    signers = "governors"
     required = {
         "code": currency,
         "policy": record(POLICY),

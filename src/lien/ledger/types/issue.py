@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class Issue(TxType):
     name = "issue"
     labels = {"fr": "émission", "en": "issuance"}
+    signers = "member"
     required = {"by": account, "currency": currency, "to": account, "amount": amount,
                 "deposit_ref": text(limits.reference_bytes_max, 1)}
 

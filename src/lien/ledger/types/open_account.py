@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class OpenAccount(TxType):
     name = "open_account"
     labels = {"fr": "ouverture", "en": "account opening"}
+    signers = "opening"
     required = {"account": account, "key": public_key, "kind": one_of(KINDS)}
     optional = {"currency": currency}
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class Reconvert(TxType):
     name = "reconvert"
     labels = {"fr": "reconversion", "en": "reconversion"}
+    signers = "member"
     required = {"account": account, "currency": currency, "amount": amount,
                 "payout_ref": text(limits.reference_bytes_max, 1)}
 

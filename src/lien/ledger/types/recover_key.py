@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class RecoverKey(TxType):
     name = "recover_key"
     labels = {"fr": "récupération", "en": "key recovery"}
+    signers = "member"
     required = {"by": account, "currency": currency, "account": account, "key": public_key}
 
     def execute(self, state: State, tx: Tx) -> Result:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class SetLimits(TxType):
     name = "set_limits"
     labels = {"fr": "limites", "en": "limits"}
+    signers = "member"
     required = {"by": account, "currency": currency, "account": account, "floor": floor,
                 "ceiling": ceiling}
 

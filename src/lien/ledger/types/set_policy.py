@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class SetPolicy(TxType):
     name = "set_policy"
     labels = {"fr": "règles de la monnaie", "en": "currency rules"}
+    signers = "member"
     required = {"by": account, "currency": currency, "policy": record(POLICY)}
 
     def more_accounts(self, state: State, tx: Tx) -> Iterable[str]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class SetRoles(TxType):
     name = "set_roles"
     labels = {"fr": "rôles", "en": "roles"}
+    signers = "member"
     required = {
         "by": account,
         "currency": currency,

@@ -26,6 +26,7 @@ TRANSITIONS = {
 class SetStatus(TxType):
     name = "set_status"
     labels = {"fr": "statut", "en": "status"}
+    signers = "member"
     required = {"by": account, "currency": currency, "account": account,
                 "status": one_of(STATUSES)}
 

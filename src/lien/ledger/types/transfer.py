@@ -44,6 +44,7 @@ def authorise_payment(state: State, tx: Tx, payer: Membership, amount: int) -> D
 class Transfer(TxType):
     name = "transfer"
     labels = {"fr": "paiement", "en": "payment"}
+    signers = "member"
     required = {"from": account, "to": account, "currency": currency, "amount": amount}
     optional = {
         "nantie": amount_or_zero,

@@ -23,6 +23,7 @@ from ..admission import WAITS
 from ..context import Ctx, context_of
 from ..openapi import BATCH, ENVELOPE, ERROR, ERRORS, STATUS, json_200, request_body
 from ..params import TxIdPath  # and the {id:tx_id} segment of the paths below
+from ..ratelimit import client_address
 from ..responses import json_response, read_body
 
 router = APIRouter(tags=["transactions"])
@@ -51,11 +52,13 @@ class RawRoute(APIRoute):
 async def submit_transaction(request: Request) -> Response:
     """The hot path (a ``RawRoute``): ``wait`` and the context are read here, not solved."""
     ctx = context_of(request)
+    address = client_address(request)
+    ctx.limits.submissions(address)  # before anything is read
     wait = request.query_params.get("wait", "accepted")
     if wait not in WAITS:
         raise TxError(Reason.MALFORMED, f"wait: one of {', '.join(WAITS)}")
     tx = decode_tx(await read_body(request, ctx.settings.request_bytes_max))
-    status = await ctx.admission.submit(tx, wait)
+    status = await ctx.admission.submit(tx, wait, address)
     return json_response(status.to_json(), 202 if status.state == "accepted" else 200)
 
 
@@ -73,10 +76,13 @@ router.add_api_route(
         "`final`, never `executed`.\n\n"
         "An *execution refusal* (e.g. `insufficient_funds`, `unknown_account`) is the recorded "
         "result of an executed transaction: **200** with `result.code`, not an HTTP error. "
-        "Admission refusals are 400 (413 for `too_large`).\n\n"
+        "Admission refusals are 400 (413 for `too_large`); a signer that holds no account "
+        "is `unknown_signer`. Past a rate limit (per client address, per account, sign-ups) "
+        "the answer is 429 `rate_limited` with `Retry-After` in seconds, and nothing is "
+        "queued.\n\n"
         "Resubmitting a known id never executes it again: the answer is its first outcome."
     ),
-    responses={200: STATUS, 202: STATUS, 413: ERROR, **ERRORS},
+    responses={200: STATUS, 202: STATUS, 413: ERROR, 429: ERROR, **ERRORS},
     openapi_extra={**request_body(ENVELOPE, "One signed envelope (docs/protocol.md §6)."),
                    "parameters": [WAIT_PARAMETER]},
 )
@@ -92,14 +98,18 @@ router.add_api_route(
         "`{index, id?, error: {code, detail}}` (`id` when the item parsed). Items are only "
         "queued: follow them with GET /transactions/{id} or the events. A body that is not "
         "strict JSON (a float, NaN, a repeated key, an integer beyond ±(2^53 − 1)) is "
-        "refused whole."
+        "refused whole. Rate limits count each item; past one the whole batch is refused, "
+        "429 `rate_limited` with `Retry-After`."
     ),
-    responses={**json_200("`{items: [...]}`, one per item, in order."), 413: ERROR, **ERRORS},
+    responses={**json_200("`{items: [...]}`, one per item, in order."), 413: ERROR, 429: ERROR,
+               **ERRORS},
     openapi_extra=request_body(BATCH, "A list of envelopes."),
 )
 async def submit_batch(ctx: Ctx, request: Request) -> Response:
+    address = client_address(request)
+    ctx.limits.submissions(address)  # one now, the other items once they are counted
     data = await read_body(request, ctx.settings.batch_bytes_max)
-    items = await ctx.admission.submit_batch(data)
+    items = await ctx.admission.submit_batch(data, address)
     return json_response({"items": [item.to_json() for item in items]})
 
 
