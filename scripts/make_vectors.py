@@ -46,7 +46,7 @@ DOC = ROOT / "docs" / "protocol.md"
 BEGIN = "<!-- BEGIN GENERATED VECTORS (scripts/make_vectors.py --write) -->"
 END = "<!-- END GENERATED VECTORS -->"
 
-CHAIN = "lien-vectors"
+NAME = "lien-vectors"
 GENESIS_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 EXPIRES = GENESIS_MS + 3_600_000  # one hour later: inside expiry_window_ms_max for every block
 CODE = "LIEN"
@@ -69,6 +69,12 @@ KEYS = {name: nacl.signing.SigningKey(seed) for name, (seed, _) in PEOPLE.items(
 
 def pub(name: str) -> str:
     return bytes(KEYS[name].verify_key).hex()
+
+
+#: The genesis document, and the chain id derived from it that every body carries.
+CONFIG = ChainConfig.new(NAME, GENESIS_MS, validators=(pub("validator"),),
+                         governors=(pub("governor"),), governor_quorum=1)
+CHAIN = CONFIG.chain_id
 
 
 def acct(name: str) -> str:
@@ -189,16 +195,6 @@ def scenario() -> dict[str, Any]:
     return {"create": create, "issue": issue, "pay": pay, "blocks": blocks}
 
 
-def genesis_config() -> ChainConfig:
-    return ChainConfig(
-        chain_id=CHAIN,
-        genesis_time_ms=GENESIS_MS,
-        validators=(pub("validator"),),
-        governors=(pub("governor"),),
-        governor_quorum=1,
-    )
-
-
 # -- the vectors ---------------------------------------------------------------------------------
 def canonical_vectors() -> dict[str, Any]:
     accepted = [
@@ -297,7 +293,7 @@ def transaction_vectors(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    config = genesis_config()
+    config = CONFIG
     state = State(config)
     validators = ValidatorSet(config.validators)
     prev = config.genesis_root().hex()
@@ -349,9 +345,12 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
                 {pub("validator"): sig}, config.validators,
             )
         prev = header.hash
+    content = {k: v for k, v in config.to_json().items() if k != "chain_id"}
     chain = {
         "kind": "chain",
         "genesis": config.to_json(),
+        "chain_id_content_canonical": canonical(content).decode(),
+        "chain_id_content_sha256": hashlib.sha256(canonical(content)).hexdigest(),
         "genesis_canonical": canonical(config.to_json()).decode(),
         "genesis_root": config.genesis_root().hex(),
         "block_domain_hex": b"LIEN/block/v1\x00".hex(),
@@ -437,7 +436,10 @@ SECTIONS = [
      "the inclusion proof of every leaf; then trees over arbitrary 32-byte leaves (0, 1, 2, 5 and "
      "7 leaves), identical to RFC 6962's Merkle Tree Hash."),
     ("chain", "A chain of three blocks",
-     "A fresh chain with one validator and one governor. Each block lists the entries given to "
+     "A fresh chain with one validator and one governor. Its chain id is `name`, `-` and the "
+     "first 32 hex digits of `chain_id_content_sha256`, the SHA-256 of "
+     "`chain_id_content_canonical` (the genesis document without `chain_id`, section 10.2). "
+     "Each block lists the entries given to "
      "the executor (in log order), the ones dropped at admission with their code, the results of "
      "the included ones, the state records the block changed (sorted lines), the state root, "
      "the header (and its canonical text), its hash and the validator's signature on it. "

@@ -138,7 +138,7 @@ async def api_env(tmp_path: Path, settings: ApiSettings | None = None,
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://lien.test") as client:
-            env = Env(node, store, genesis, app, client, TxMaker(CHAIN, node.clock))
+            env = Env(node, store, genesis, app, client, TxMaker(genesis.config.chain_id, node.clock))
             if bootstrap:
                 await env.all_ok(genesis.bootstrap)
             yield env

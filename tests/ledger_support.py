@@ -47,7 +47,7 @@ class World:
         self.genesis = make_genesis(CHAIN, T0, policy=policy, admin_count=admin_count)
         self.state = State(self.genesis.config)
         self.time_ms = T0
-        self.mk = TxMaker(CHAIN, lambda: self.time_ms)
+        self.mk = TxMaker(self.genesis.config.chain_id, lambda: self.time_ms)
         self.blocks: list[tuple[list[Tx], int, bytes]] = []
         #: False once ``reload`` edited records: the blocks alone no longer give this state.
         self.replayable = True

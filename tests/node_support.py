@@ -18,9 +18,9 @@ class StoppedChain:
     summary: NodeSummary  #: the read model when the node stopped
 
 
-def bootstrapped_chain(tmp_path: Path, chain_id: str) -> StoppedChain:
-    """A chain whose node executed its genesis bootstrap, then stopped."""
-    genesis = make_genesis(chain_id, wall_clock_ms())
+def bootstrapped_chain(tmp_path: Path, name: str) -> StoppedChain:
+    """A chain (named ``name``) whose node executed its genesis bootstrap, then stopped."""
+    genesis = make_genesis(name, wall_clock_ms())
     url = f"sqlite:///{tmp_path / 'node.db'}"
     created = Store(url)
     created.create(genesis.config)

@@ -34,7 +34,6 @@ from lien.wallet import Member, TxMaker
 
 R = Reason
 T0 = 1_800_000_000_000
-CHAIN = "lien-prop"
 LIEN = "LIEN"
 ECO = "ECO"  # created during a run by the governor
 ZED = "ZED"  # never created: an unknown currency
@@ -67,13 +66,9 @@ POLICY = {
     "association": ASSOCIATION.account,
     "recovery_delay_ms": RECOVERY_DELAY_MS,
 }
-CONFIG = ChainConfig(
-    chain_id=CHAIN,
-    genesis_time_ms=T0,
-    validators=(bytes(VALIDATOR.verify_key).hex(),),
-    governors=(GOVERNOR.public_key,),
-    governor_quorum=1,
-)
+CONFIG = ChainConfig.new("lien-prop", T0, validators=(bytes(VALIDATOR.verify_key).hex(),),
+                         governors=(GOVERNOR.public_key,), governor_quorum=1)
+CHAIN = CONFIG.chain_id
 
 
 def counter_nonces(prefix: str = "n") -> Iterator[str]:

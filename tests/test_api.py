@@ -196,7 +196,10 @@ async def test_blocks_chain_and_reasons(env: Env) -> None:
     for amount in range(1, 5):  # one block each: submitted after the previous one executed
         await env.ok(env.mk.pay(alice, env.genesis.association, amount))
     chain = (await env.client.get(f"{API}/chain")).json()
-    assert chain["chain_id"] == CHAIN
+    config = env.genesis.config
+    assert chain["chain_id"] == config.chain_id == env.node.chain_id
+    assert chain["chain_id"].startswith(f"{CHAIN}-")  # the name, then the genesis' digest
+    assert (chain["name"], chain["protocol"]) == (CHAIN, limits.PROTOCOL_VERSION)
     assert chain["genesis"] == env.genesis.config.to_json()
     assert chain["validators"] == list(env.genesis.config.validators)
     assert chain["height"] == env.height() and chain["height"] >= 5

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import API, CHAIN, Env, api_env, envelope, member
+from api_support import API, Env, api_env, envelope, member
 
 from lien.ledger import Tx, limits, sign_body
 from lien.wallet import Member, TxMaker
@@ -73,7 +73,7 @@ def signed(env: Env, maker: TxMaker | None = None, **fields: Any) -> bytes:
 
 
 def other_clock(env: Env, offset_ms: int) -> TxMaker:
-    return TxMaker(CHAIN, lambda: env.node.clock() + offset_ms)
+    return TxMaker(env.node.chain_id, lambda: env.node.clock() + offset_ms)
 
 
 def flipped_signature(env: Env) -> bytes:

@@ -93,7 +93,8 @@ def test_the_core_and_the_web_layer_use_only_their_libraries() -> None:
 def test_the_public_apis_are_pinned() -> None:
     assert sorted(lien.ledger.__all__) == [
         "Account", "BlockOutcome", "ChainConfig", "Currency", "DESCRIPTIONS", "Delegation",
-        "InvariantBroken", "Membership", "OK", "Reason", "Registry", "Result", "Signature",
+        "GenesisInvalid", "InvariantBroken", "Membership", "OK", "Reason", "Registry", "Result",
+        "Signature",
         "State", "TX_TYPES", "Tx", "TxError", "TxType", "account_id_for_key", "apply_block",
         "canonical",
         "check_all_invariants", "check_body", "check_freshness", "check_signatures",

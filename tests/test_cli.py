@@ -28,7 +28,7 @@ from cli_support import (
 )
 
 from lien.cli.wallet import NodeClient, NodeRefused, NodeUnreachable
-from lien.ledger import format_account_id
+from lien.ledger import ChainConfig, format_account_id
 from lien.wallet import Member, keystore
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
@@ -384,14 +384,23 @@ def test_tampered_receipt_fails_naming_the_check(tmp_path: Path, node: ServedNod
 
 def test_receipt_from_other_validators_fails_against_the_genesis(
         tmp_path: Path, node: ServedNode, receipt: dict[str, object]) -> None:
-    genesis = json.loads((node.path / "genesis.json").read_text())
-    other = tmp_path / "other-genesis.json"
-    other.write_text(json.dumps({**genesis, "validators": [Member.new().public_key]}))
+    genesis = ChainConfig.from_json(json.loads((node.path / "genesis.json").read_text()))
     file = receipt_file(tmp_path / "r.json", receipt)
+    other = tmp_path / "other-genesis.json"
+    other.write_text(json.dumps(ChainConfig.new(
+        "lien-local", genesis.genesis_time_ms, (Member.new().public_key,), genesis.governors,
+        genesis.governor_quorum).to_json()))
     assert_fails(run("receipt", "verify", file, "--genesis", other), 3, "trusted genesis")
-    renamed = tmp_path / "renamed-genesis.json"
-    renamed.write_text(json.dumps({**genesis, "chain_id": "another-chain"}))
-    assert_fails(run("receipt", "verify", file, "--genesis", renamed), 3, "another-chain")
+    renamed = ChainConfig.new("another-chain", genesis.genesis_time_ms, genesis.validators,
+                              genesis.governors, genesis.governor_quorum)
+    (tmp_path / "renamed-genesis.json").write_text(json.dumps(renamed.to_json()))
+    assert_fails(run("receipt", "verify", file, "--genesis", tmp_path / "renamed-genesis.json"),
+                 3, renamed.chain_id)
+    # an edited genesis is no genesis at all: its chain id is not derived from its content
+    edited = tmp_path / "edited-genesis.json"
+    edited.write_text(json.dumps({**genesis.to_json(), "validators": [Member.new().public_key]}))
+    assert_fails(run("receipt", "verify", file, "--genesis", edited), 2,
+                 "not a valid genesis document", "not the one derived from its content")
 
 
 @pytest.mark.parametrize("content, code", [(None, 2), ("{", 2), ("[]", 3), ('{"tx": 1}', 3)],

@@ -34,7 +34,7 @@ from lien.ledger import (
 from lien.ledger.crypto import TX_DOMAIN, sign
 from lien.ledger.ids import ALPHABET
 
-from ledger_support import CHAIN, World, member
+from ledger_support import World, member
 
 KEYS = [hashlib.sha256(f"key {i}".encode()).digest() for i in range(150)]
 IDS = [account_id_for_key(k) for k in KEYS]
@@ -314,7 +314,7 @@ def block() -> dict[str, Any]:
     out = w.block([w.mk.pay(a, b, 100), w.mk.pay(a, b, 1_000_000), w.mk.pay(b, a, 10),
                    w.mk.pay(a, b, 200, memo="merci"), w.mk.issue([w.comptoir], b, 5)])
     assert [r.reason for r in out.results] == ["ok", "insufficient_funds", "ok", "ok", "ok"]
-    header = header_for(CHAIN, "00" * 32, out)
+    header = header_for(w.state.config.chain_id, "00" * 32, out)
     leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]
     return {"out": out, "header": header, "leaves": leaves}
 
@@ -430,7 +430,7 @@ def test_a_single_validator_chain() -> None:
     w = World()
     a, b = w.join(nantie=500), w.join()
     out = w.block([w.mk.pay(a, b, 50)])
-    header = header_for(CHAIN, "00" * 32, out)
+    header = header_for(w.state.config.chain_id, "00" * 32, out)
     key = w.genesis.validator
     validators = w.genesis.config.validators
     leaves = [leaf_hash(tx.id, r.to_json()) for tx, r in zip(out.txs, out.results, strict=True)]

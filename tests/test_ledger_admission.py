@@ -731,8 +731,7 @@ def test_a_recovered_key_signs_once_the_recovery_is_effective(w: World) -> None:
 # ================================================================================================
 #: Bounds of the node, not of the core: enforced and tested where blocks are cut and batches
 #: and peers are received.
-NODE_LIMITS = {"block_transactions_max", "batch_transactions_max", "block_interval_ms",
-               "validators_max"}
+NODE_LIMITS = {"block_transactions_max", "batch_transactions_max", "block_interval_ms"}
 
 
 def test_every_admission_reason_is_exercised() -> None:
@@ -743,7 +742,8 @@ def test_every_admission_reason_is_exercised() -> None:
 
 def test_every_core_limit_is_tested_at_its_edge() -> None:
     here = pathlib.Path(__file__)
-    source = here.read_text() + (here.parent / "test_ledger_rules.py").read_text()
+    source = "".join((here.parent / name).read_text() for name in (
+        here.name, "test_ledger_rules.py", "test_unique_chains.py"))  # the last: the genesis'
     names = [n for n in vars(limits) if n.islower() and not n.startswith("_")]
     assert "memo_bytes_max" in names
     for name in names:

@@ -1028,10 +1028,10 @@ def test_create_currency_refusals(w: World) -> None:
 
 def test_create_currency_needs_the_governor_quorum() -> None:
     g1, g2, admin = member("governor 1"), member("governor 2"), member("admin")
-    config = ChainConfig(CHAIN, T0, validators=(fresh_key(),),
-                         governors=(g1.public_key, g2.public_key), governor_quorum=2)
+    config = ChainConfig.new(CHAIN, T0, validators=(fresh_key(),),
+                             governors=(g1.public_key, g2.public_key), governor_quorum=2)
     state = State(config)
-    mk = TxMaker(CHAIN, lambda: T0)
+    mk = TxMaker(config.chain_id, lambda: T0)
     apply_block(state, [mk.open(admin, currency=None)], T0 + 1, verify_signatures=True)
 
     def create(keys: list[nacl.signing.SigningKey]) -> Any:

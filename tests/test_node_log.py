@@ -82,7 +82,7 @@ def test_entries_of_another_writer_are_checked_at_block_time_on_every_node(
     for tx in genesis.bootstrap:
         seen[1].wait_for(tx.id)
 
-    maker = TxMaker(CHAIN, wall_clock_ms)
+    maker = TxMaker(genesis.config.chain_id, wall_clock_ms)
     honest, forger, victim = Member.new(), Member.new(), Member.new()
     good = maker.open(honest)
     # A victim's account opening signed by the forger's key under the victim's key name.
@@ -122,7 +122,7 @@ def test_what_one_node_admits_executes_on_the_other(
 ) -> None:
     genesis, _shared, nodes, seen = federation
     nodes[1].run(genesis.bootstrap)  # admitted by b this time
-    maker = TxMaker(CHAIN, wall_clock_ms)
+    maker = TxMaker(genesis.config.chain_id, wall_clock_ms)
     member = Member.new()
     opened = nodes[1].run([maker.open(member)])[0]
     on_a = seen[0].wait_for(opened.id)
@@ -144,7 +144,7 @@ def test_a_node_loading_its_state_in_the_background_answers_at_once(tmp_path: Pa
         expected.height, expected.last_hash, expected.accounts, expected.currencies)
     node.start()
     try:
-        opened = node.run([TxMaker(CHAIN, wall_clock_ms).open(Member.new())])[0]
+        opened = node.run([TxMaker(node.chain_id, wall_clock_ms).open(Member.new())])[0]
         again = node.run(genesis.bootstrap[:1])[0]
     finally:
         node.stop()

@@ -36,6 +36,7 @@ from lien.ledger import (
     check_signatures,
     format_account_id,
     is_account_id,
+    limits,
     parse_account_id,
     parse_json,
     parse_tx,
@@ -241,6 +242,14 @@ def test_chain_vectors() -> None:
     genesis_root = sha256(canonical(v["genesis"]))
     assert genesis_root == config.genesis_root()
     assert genesis_root.hex() == v["genesis_root"]
+    # the chain id, as section 10.2 words it: name, "-", 32 hex digits of the content's SHA-256
+    content = {k: value for k, value in v["genesis"].items() if k != "chain_id"}
+    assert canonical(content).decode() == v["chain_id_content_canonical"]
+    assert sha256(canonical(content)).hex() == v["chain_id_content_sha256"]
+    assert v["genesis"]["protocol"] == limits.PROTOCOL_VERSION == 2
+    assert config.chain_id == f"{v['genesis']['name']}-{v['chain_id_content_sha256'][:32]}"
+    assert all(b["header"]["chain"] == config.chain_id for b in v["blocks"])
+    assert all(e["body"]["chain"] == config.chain_id for b in v["blocks"] for e in b["entries"])
     seeds = {}
     for name, entry in v["keys"].items():
         assert pub(entry["seed"]) == entry["public_key"], name
@@ -305,6 +314,14 @@ def test_chain_vectors() -> None:
     assert {"ok", "insufficient_funds", "duplicate", "expired"} <= codes
 
 
+def test_the_worked_example_of_the_chain_id_is_the_vectors_one() -> None:
+    v = vectors()["chain"]
+    text = _section(DOC.read_text(encoding="utf-8"), "### 10.2 Genesis")
+    assert f"```text\n{v['chain_id_content_canonical']}\n```" in text
+    assert f"Its SHA-256 is `{v['chain_id_content_sha256']}`" in text
+    assert f"is `{v['genesis']['chain_id']}`" in " ".join(text.split())
+
+
 def test_receipt_vector() -> None:
     v = vectors()["receipt"]
     receipt = v["receipt"]
@@ -324,7 +341,8 @@ HARNESS = r"""
 import { readFileSync } from "node:fs";
 const input = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const dec = new TextDecoder();
-const out = { canonical: [], rejected: [], accounts: [], transactions: [], blocks: [] };
+const out = { canonical: [], rejected: [], accounts: [], transactions: [], blocks: [],
+              chain_id: await chainId(input.genesis) };
 for (const value of input.canonical) out.canonical.push(dec.decode(canonicalBytes(value)));
 for (const value of [1.5, 2 ** 53, -(2 ** 53), NaN]) {
   try { canonicalBytes({ amount: value }); out.rejected.push(false); }
@@ -381,6 +399,7 @@ def test_the_documented_javascript_reproduces_the_vectors(tmp_path: Path) -> Non
         "seeds": [entry["seed"] for entry in accounts],
         "transactions": [{"seeds": t["seeds"], "body": t["body"]} for t in transactions],
         "blocks": [{k: b[k] for k in ("header", "key", "sig")} for b in blocks],
+        "genesis": chain["genesis"],
     }
     (tmp_path / "input.json").write_text(json.dumps(payload), encoding="utf-8")
     script = tmp_path / "lien.mjs"
@@ -395,3 +414,4 @@ def test_the_documented_javascript_reproduces_the_vectors(tmp_path: Path) -> Non
                                for e in accounts]
     assert out["transactions"] == [t["expect"] for t in transactions]
     assert out["blocks"] == [{"hash": b["hash"], "verified": True, "forged": False} for b in blocks]
+    assert out["chain_id"] == chain["genesis"]["chain_id"]

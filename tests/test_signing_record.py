@@ -69,7 +69,7 @@ def test_a_node_signs_only_what_it_recorded_and_refuses_a_database_behind(
     node.start()
     try:
         node.run(genesis.bootstrap)
-        node.run([TxMaker(CHAIN, wall_clock_ms).open(Member.new())])
+        node.run([TxMaker(node.chain_id, wall_clock_ms).open(Member.new())])
     finally:
         node.stop()
     last = store.last_block()

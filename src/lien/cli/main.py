@@ -32,7 +32,10 @@ DirOption = typer.Option(Path("var/node"), "--dir", help="The node directory.")
 def init(
     dir: Path = DirOption,
     demo: bool = typer.Option(False, "--demo", help="Add demo members, businesses and history."),
-    chain_id: str = typer.Option("lien-local", help="The chain id (lower-case, a-z 0-9 . -)."),
+    name: str | None = typer.Option(
+        None, help="The chain's name, the start of its chain id (1-31 of a-z 0-9 . -; default "
+                   "lien-local, or lien-demo with --demo). The rest of the id is derived from "
+                   "the new genesis, so every chain's id is its own."),
     database: str = typer.Option("sqlite:///node.db", help="SQLAlchemy URL of the database."),
     password: str | None = typer.Option(None, help="Password of the founding keystores."),
 ) -> None:
@@ -40,19 +43,21 @@ def init(
 
     Example: lien init --dir var/demo --demo
     """
-    from ..node.setup import SetupError, init_node
+    from ..node.setup import SetupError, check_chain_name, init_node
 
-    pw = "demo" if demo else _password(password, confirm=True)
+    chain_name = name or ("lien-demo" if demo else "lien-local")
     try:
+        check_chain_name(chain_name)  # before asking for a password
+        pw = "demo" if demo else _password(password, confirm=True)
         with console.status("Creating the chain…"):
-            created = init_node(dir, chain_id=chain_id, password=pw, database=database,
+            created = init_node(dir, name=chain_name, password=pw, database=database,
                                 demo=demo, progress=lambda m: console.log(m))
     except SetupError as exc:
         fail(EXIT_USAGE, str(exc))
     console.print(f"[green]Chain {created['chain_id']} created in {dir}[/green]")
     table = Table("role", "account")
-    for name, account in created["founders"].items():
-        table.add_row(name, account)
+    for role, account in created["founders"].items():
+        table.add_row(role, account)
     console.print(table)
     if demo:
         _print_logins(dir)

@@ -37,6 +37,7 @@ from rich.table import Table
 from ..ledger import (
     DESCRIPTIONS,
     ChainConfig,
+    GenesisInvalid,
     Reason,
     Tx,
     TxError,
@@ -551,8 +552,8 @@ def receipt_verify(
     if genesis is not None:
         try:
             trusted = ChainConfig.from_json(_read_json(genesis, "genesis document"))
-        except (KeyError, TypeError, AttributeError) as exc:
-            fail(EXIT_USAGE, f"{genesis} is not a genesis document (missing {exc})")
+        except GenesisInvalid as exc:
+            fail(EXIT_USAGE, f"{genesis} is not a valid genesis document: {exc}")
     try:
         header = verify_receipt(receipt, trusted.validators if trusted else None)
     except ReceiptInvalid as exc:

@@ -7,7 +7,8 @@ Public API (pinned by tests/test_architecture.py)::
                                          (fields, static checks, execution, history, labels)
     apply_block                        — execute a block on a State
     Result, OK                         — the immutable result of an executed transaction
-    State, ChainConfig                 — the hot state and the genesis document
+    State, ChainConfig, GenesisInvalid — the hot state and the genesis document (its chain id
+                                         derived from its content), and its refusal
     Reason, TxError, InvariantBroken   — errors as data, and the one that stops a node
 
 Modules: ``fields`` (field checks), ``transactions`` (envelope, parsing, signatures),
@@ -29,7 +30,7 @@ from .ids import account_id_for_key, format_account_id, is_account_id, parse_acc
 from .money import format_amount, parse_amount
 from .reasons import DESCRIPTIONS, Reason, TxError
 from .results import OK, Result
-from .state import Account, ChainConfig, Currency, Delegation, Membership, State
+from .state import Account, ChainConfig, Currency, Delegation, GenesisInvalid, Membership, State
 from .transactions import (
     Signature,
     Tx,
@@ -52,6 +53,7 @@ __all__ = [
     "ChainConfig",
     "Currency",
     "Delegation",
+    "GenesisInvalid",
     "InvariantBroken",
     "Membership",
     "Reason",

@@ -26,6 +26,8 @@ CURRENCY_RE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 SIG_RE = re.compile(r"^[0-9a-f]{128}$")
 CHAIN_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
+#: The ``name`` of a genesis document: the chain id's alphabet, at most chain_name_bytes_max.
+CHAIN_NAME_RE = re.compile(rf"^[a-z0-9][a-z0-9.-]{{0,{limits.chain_name_bytes_max - 1}}}$")
 
 Check = Callable[[str, Any], None]
 
@@ -139,6 +141,21 @@ POLICY = {
     "credit_floor_default_minor": floor,
     "credit_ceiling_default_minor": ceiling,
     "recovery_delay_ms": _int_in(0, 30 * 24 * 3600 * 1000),
+}
+
+#: The fields of a genesis document (``ChainConfig.from_json``); protocol 2 adds ``name``.
+GENESIS: dict[str, Check] = {
+    "chain_id": pattern(CHAIN_RE, "a chain id"),
+    "genesis_time_ms": time_ms,
+    "validators": list_of(public_key, 1, limits.validators_max),
+    "governors": list_of(public_key, 1, limits.signatures_max),
+    "governor_quorum": _int_in(1, limits.signatures_max),
+    "protocol": _int_in(1, limits.PROTOCOL_VERSION),
+}
+GENESIS_V2: dict[str, Check] = {
+    "name": pattern(CHAIN_NAME_RE, f"a chain name (1..{limits.chain_name_bytes_max} of a-z, "
+                                   "0-9, '.', '-', a letter or digit first)"),
+    **GENESIS,
 }
 
 COMMON: dict[str, Check] = {

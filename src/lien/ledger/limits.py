@@ -1,10 +1,13 @@
 """Every bound of the ledger, named in one place (units last: ``_minor``, ``_ms``, ``_bytes``).
 
 These values are part of the protocol: two nodes with different limits would disagree on which
-transactions execute, so they are constants of protocol version 1, not settings.
+transactions execute, so they are constants of the protocol (version 2; none changed since
+version 1), not settings.
 """
 
-PROTOCOL_VERSION = 1
+#: Version 2 derives the chain id from the genesis document (``ChainConfig``); this code still
+#: reads the genesis documents of version 1, whose chains execute by the same rules.
+PROTOCOL_VERSION = 2
 
 #: Largest amount of one operation, in minor units (centimes): 1 000 000 000,00.
 #: Far below 2**53 so that every amount and every sum of two is exact in JavaScript.
@@ -31,5 +34,10 @@ block_interval_ms = 100
 currency_code_bytes_min = 2
 currency_code_bytes_max = 12
 chain_id_bytes_max = 64
+#: Hex digits of the genesis document's SHA-256 in a derived chain id (128 bits).
+chain_id_digest_hex = 32
+#: The human part of a chain id (``name`` in the genesis document): what is left of
+#: ``chain_id_bytes_max`` after ``-`` and the digest.
+chain_name_bytes_max = chain_id_bytes_max - 1 - chain_id_digest_hex
 validators_max = 64
 basis_points_max = 10_000

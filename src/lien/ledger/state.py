@@ -18,6 +18,8 @@ from typing import Any
 from . import limits
 from .crypto import sha256
 from .encoding import canonical_trusted
+from .fields import GENESIS, GENESIS_V2, check_fields
+from .reasons import TxError
 
 
 @dataclass(slots=True)
@@ -89,37 +91,106 @@ class Currency:
         return f"c|{self.code}|{policy}|{self.issued_minor}|{self.reconverted_minor}"
 
 
+class GenesisInvalid(ValueError):
+    """A genesis document this code does not accept: malformed, of an unknown protocol version,
+    or (protocol 2) whose chain id is not the one derived from its content."""
+
+
+def chain_id_for(document: dict[str, Any]) -> str:
+    """The chain id of a protocol-2 genesis document: its ``name``, ``-``, and the first
+    ``chain_id_digest_hex`` hex digits of the SHA-256 of the canonical document without its
+    ``chain_id`` (so every field of the genesis, and nothing else, is in every chain id)."""
+    content = {k: v for k, v in document.items() if k != "chain_id"}
+    digest = sha256(canonical_trusted(content)).hex()[: limits.chain_id_digest_hex]
+    return f"{document['name']}-{digest}"
+
+
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
-    """The genesis document: fixed for the life of the chain (protocol v1)."""
+    """The genesis document: fixed for the life of the chain.
+
+    Protocol 2 (what ``new`` makes): ``name`` is the human part of the chain id and
+    ``chain_id`` is derived from everything else (``chain_id_for``). Every transaction body
+    carries its chain id and every signature covers the body, so a signature binds the genesis:
+    a transaction of one chain is ``wrong_chain`` on every other, whatever the keys. Protocol 1
+    (chains made before) has no name and a chain id chosen freely; it still loads unchanged, its
+    genesis root included. Construction checks the derivation (``GenesisInvalid``)."""
 
     chain_id: str
     genesis_time_ms: int
     validators: tuple[str, ...]  #: validator public keys (hex)
     governors: tuple[str, ...]  #: keys that may create currencies
     governor_quorum: int
+    name: str | None  #: protocol 2: the chain id's human part; protocol 1: None
+    protocol: int  #: the protocol version that wrote the document (1 or 2)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.protocol <= limits.PROTOCOL_VERSION:
+            raise GenesisInvalid(f"protocol {self.protocol} is not one this lien reads "
+                                 f"(1..{limits.PROTOCOL_VERSION})")
+        if not 1 <= self.governor_quorum <= len(self.governors):
+            raise GenesisInvalid(f"governor_quorum {self.governor_quorum} is not in "
+                                 f"1..{len(self.governors)} (the number of governors)")
+        if (self.protocol == 1) != (self.name is None):
+            raise GenesisInvalid("a genesis document has a name from protocol 2 on, and only then")
+        if self.protocol == 1:
+            return
+        derived = chain_id_for(self.to_json())
+        if self.chain_id != derived:
+            raise GenesisInvalid(f"its chain id {self.chain_id!r} is not the one derived from "
+                                 f"its content ({derived!r}): the document was edited, or its "
+                                 "chain id taken from another chain")
+
+    @classmethod
+    def new(cls, name: str, genesis_time_ms: int, validators: tuple[str, ...],
+            governors: tuple[str, ...], governor_quorum: int) -> ChainConfig:
+        """The genesis of a new chain (this protocol), its chain id derived from the rest:
+        new keys or another time give another chain id. Raises ``GenesisInvalid``."""
+        document = {"name": name, "genesis_time_ms": genesis_time_ms,
+                    "validators": list(validators), "governors": list(governors),
+                    "governor_quorum": governor_quorum, "protocol": limits.PROTOCOL_VERSION}
+        return cls.from_json({**document, "chain_id": chain_id_for(document)})
 
     def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"chain_id": self.chain_id}
+        if self.name is not None:
+            document["name"] = self.name
         return {
-            "chain_id": self.chain_id,
+            **document,
             "genesis_time_ms": self.genesis_time_ms,
             "validators": list(self.validators),
             "governors": list(self.governors),
             "governor_quorum": self.governor_quorum,
-            "protocol": limits.PROTOCOL_VERSION,
+            "protocol": self.protocol,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ChainConfig:
+    def from_json(cls, data: Any) -> ChainConfig:
+        """Read a genesis document (``genesis.json``, the database's copy). Raises
+        ``GenesisInvalid`` naming what is wrong: a missing, unexpected or bad field, a protocol
+        newer than this code's, or (protocol 2) a chain id that is not derived from the rest."""
+        if not isinstance(data, dict):
+            raise GenesisInvalid("a genesis document is a JSON object")
+        protocol = data.get("protocol")
+        if isinstance(protocol, int) and protocol > limits.PROTOCOL_VERSION:
+            raise GenesisInvalid(f"protocol {protocol} is newer than this lien's "
+                                 f"({limits.PROTOCOL_VERSION}): upgrade lien")
+        try:
+            check_fields(data, GENESIS if protocol == 1 else GENESIS_V2, {})
+        except TxError as exc:
+            raise GenesisInvalid(exc.detail) from None
         return cls(
             chain_id=data["chain_id"],
             genesis_time_ms=data["genesis_time_ms"],
             validators=tuple(data["validators"]),
             governors=tuple(data["governors"]),
             governor_quorum=data["governor_quorum"],
+            name=data.get("name"),
+            protocol=data["protocol"],
         )
 
     def genesis_root(self) -> bytes:
+        """SHA-256 of the canonical document (chain id included): block 1's ``prev``."""
         return sha256(canonical_trusted(self.to_json()))
 
 

@@ -41,7 +41,7 @@ class Genesis:
 
 
 def make_genesis(
-    chain_id: str,
+    name: str,
     time_ms: int,
     *,
     currency: str = "LIEN",
@@ -49,20 +49,19 @@ def make_genesis(
     admin_count: int = 2,
     validator: nacl.signing.SigningKey | None = None,
 ) -> Genesis:
-    """A new chain with one currency, its admins, association and comptoir, all active."""
+    """A new chain with one currency, its admins, association and comptoir, all active.
+
+    ``name`` is the human part of the chain id; the rest is derived from the genesis document,
+    whose keys are new: every call makes a chain of its own. Raises ``GenesisInvalid`` for a
+    name that is not one (``lien.ledger.fields.CHAIN_NAME_RE``)."""
     governor = Member.new("association", "governor")
     validator = validator or new_signing_key()
-    config = ChainConfig(
-        chain_id=chain_id,
-        genesis_time_ms=time_ms,
-        validators=(public_key_hex(validator),),
-        governors=(governor.public_key,),
-        governor_quorum=1,
-    )
+    config = ChainConfig.new(name, time_ms, validators=(public_key_hex(validator),),
+                             governors=(governor.public_key,), governor_quorum=1)
     admins = [Member.new("association", f"admin {i + 1}") for i in range(admin_count)]
     association = Member.new("association", "association")
     comptoir = Member.new("comptoir", "comptoir")
-    maker = TxMaker(chain_id, lambda: time_ms)
+    maker = TxMaker(config.chain_id, lambda: time_ms)
     full_policy = {**DEFAULT_POLICY, **(policy or {}), "association": association.account}
     bootstrap = [maker.open(m, currency=None) for m in (*admins, association, comptoir)]
     bootstrap.append(

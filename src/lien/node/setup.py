@@ -28,8 +28,9 @@ from typing import Any
 
 import nacl.signing
 
-from ..ledger import Tx
+from ..ledger import Tx, limits
 from ..ledger.crypto import signing_key_from_seed
+from ..ledger.fields import CHAIN_NAME_RE
 from ..store import Store, StoreError
 from ..wallet import Member, TxMaker, keystore
 from .genesis import Genesis, make_genesis
@@ -83,10 +84,12 @@ class NodeDir:
 
 def open_store(path: Path) -> Store:
     """The node's store, its schema upgraded to this code's revision (``StoreError`` for a
-    database without a chain or written by a newer lien)."""
+    database without a chain, written by a newer lien, or whose genesis document is not valid:
+    edited, or of a newer protocol)."""
     store = Store(NodeDir(path).database_url)
     try:
         store.upgrade()
+        store.config()  # a genesis document this code accepts (StoreError naming the fault)
     except BaseException:
         store.dispose()
         raise
@@ -118,6 +121,13 @@ def check_signing_record(path: Path, height: int, block_hash: str) -> None:
         raise SetupError(str(exc)) from None
 
 
+def check_chain_name(name: str) -> None:
+    """Raise SetupError unless ``name`` can begin a chain id (the genesis document's ``name``)."""
+    if not CHAIN_NAME_RE.fullmatch(name):
+        raise SetupError(f"--name {name!r} is not a chain name: 1 to {limits.chain_name_bytes_max}"
+                         " of a-z, 0-9, '.' and '-', beginning with a letter or a digit")
+
+
 def _write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -127,7 +137,7 @@ def _write_secret(path: Path, text: str) -> None:
 def init_node(
     path: Path,
     *,
-    chain_id: str = "lien-local",
+    name: str = "lien-local",
     password: str,
     database: str = "sqlite:///node.db",
     demo: bool = False,
@@ -136,10 +146,16 @@ def init_node(
 ) -> dict[str, Any]:
     """Create a node directory with a new chain; returns what was created (for printing).
 
+    The chain id is ``name`` followed by a digest of the new genesis document (new keys, the
+    time): unique to this chain, so no transaction of another chain is valid on it.
+
     Atomic: the directory is built as a hidden sibling (``.NAME.init-*``) and renamed into
     place once complete, so an interrupted init (Ctrl-C, ``kill -9``, a full disk) leaves no
     half-made node; the next init removes such leftovers and starts again. ``genesis`` lets a
     caller that must hold the founding keys (benchmarks, tests) bring its own."""
+    if genesis is None:
+        check_chain_name(name)
+        genesis = make_genesis(name, wall_clock_ms())
     node_dir = NodeDir(path)
     if node_dir.settings_file.exists():
         raise SetupError(f"{path} already holds a node")
@@ -152,8 +168,7 @@ def init_node(
     building = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
     try:
         created = _build_node(building, password=password, database=database, demo=demo,
-                              progress=progress,
-                              genesis=genesis or make_genesis(chain_id, wall_clock_ms()))
+                              progress=progress, genesis=genesis)
         if path.exists():
             path.rmdir()  # empty, checked above
         os.rename(building, path)

@@ -30,6 +30,7 @@ from ..ledger import (
     ChainConfig,
     Currency,
     Delegation,
+    GenesisInvalid,
     Membership,
     State,
     Tx,
@@ -188,7 +189,10 @@ class Store:
             raise StoreError(f"no chain in {self.url}: run `lien init`") from exc
         if value is None:
             raise StoreError(f"no chain in {self.url}: run `lien init`")
-        return ChainConfig.from_json(json.loads(value))
+        try:
+            return ChainConfig.from_json(json.loads(value))
+        except GenesisInvalid as exc:
+            raise StoreError(f"the genesis document in {self.url} is not valid: {exc}") from None
 
     def dispose(self) -> None:
         with self._readers_lock:

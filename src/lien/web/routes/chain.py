@@ -15,7 +15,9 @@ router = APIRouter(tags=["chain"])
 
 
 @router.get("/chain", summary="This chain",
-            description="Chain id, genesis document and root, height, time, last hash, the "
+            description="Chain id (its `name`, then a digest of the genesis document: what "
+                        "every transaction body's `chain` must be), protocol version, genesis "
+                        "document and root, height, time, last hash, the "
                         "height up to which blocks are final, validators and the node's state "
                         "(`ready` is false while it loads its state after a start: queries "
                         "are answered, payments accepted and executed once it is loaded; "
@@ -28,6 +30,8 @@ async def get_chain(ctx: Ctx) -> Response:
     config = node.config
     return json_response({
         "chain_id": summary.chain_id,
+        "name": config.name,
+        "protocol": config.protocol,
         "genesis": config.to_json(),
         "genesis_root": config.genesis_root().hex(),
         "height": summary.height,
