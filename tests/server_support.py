@@ -87,7 +87,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=CLI_ENV,
-                preexec_fn=None if self.open_files is None else self._limit_open_files,
+                preexec_fn=None if self.open_files is None else self.limit_open_files,
             )
         try:
             with httpx.Client(timeout=2.0) as client:
@@ -99,7 +99,7 @@ class Server:
             self.proc = None
             raise
 
-    def _limit_open_files(self) -> None:  # in the child, before exec
+    def limit_open_files(self) -> None:  # in the child, before exec
         assert self.open_files is not None
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 

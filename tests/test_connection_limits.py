@@ -423,7 +423,7 @@ def test_lien_serve_refuses_bad_http_settings_with_exit_2(tmp_path: Path) -> Non
         server, _ = make_node(path, table)
         done = subprocess.run([LIEN, "serve", "--dir", str(path), "--port", str(server.port)],
                               capture_output=True, text=True, env=CLI_ENV, timeout=60,
-                              stdin=subprocess.DEVNULL, preexec_fn=server._limit_open_files)
+                              stdin=subprocess.DEVNULL, preexec_fn=server.limit_open_files)
         text = " ".join((done.stdout + done.stderr).split())
         assert done.returncode == 2, text
         assert f"{path / 'node.toml'}: [http] {message}" in text
