@@ -29,6 +29,7 @@ from lien.node.node import Node, NodeSettings, wall_clock_ms
 from lien.store import Store
 from lien.wallet import Member, TxMaker
 from lien.web import ApiSettings, create_app, make_server
+from lien.web.connections import HttpLimits
 
 CHAIN = "lien-api-test"
 CODE = "LIEN"
@@ -162,11 +163,12 @@ def listening_socket() -> Iterator[socket.socket]:
 
 
 @asynccontextmanager
-async def served(app: Any) -> AsyncIterator[tuple[str, Any, asyncio.Task[None]]]:
+async def served(app: Any, limits: HttpLimits | None = None,
+                 ) -> AsyncIterator[tuple[str, Any, asyncio.Task[None]]]:
     """``app`` on a real uvicorn (for streams): (base url, server, its task)."""
     with listening_socket() as sock:
         host, port = sock.getsockname()
-        server = make_server(app, host, port)
+        server = make_server(app, host, port, limits=limits)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             yield f"http://{host}:{port}", server, task

@@ -11,6 +11,7 @@ condition polled against a bounded deadline (``poll``), never a fixed sleep.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -58,8 +59,11 @@ def free_port() -> int:
 class Server:
     """``lien serve --dir DIR --port PORT`` as a child process (also a context manager)."""
 
-    def __init__(self, path: Path, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(self, path: Path, port: int | None = None, log_file: Path | None = None,
+                 open_files: int | None = None) -> None:
+        """``open_files``: the child's RLIMIT_NOFILE (as ``ulimit -n``), else the test's."""
         self.path = path
+        self.open_files = open_files
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
@@ -83,6 +87,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=CLI_ENV,
+                preexec_fn=None if self.open_files is None else self.limit_open_files,
             )
         try:
             with httpx.Client(timeout=2.0) as client:
@@ -93,6 +98,10 @@ class Server:
                 self.proc.wait()
             self.proc = None
             raise
+
+    def limit_open_files(self) -> None:  # in the child, before exec
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _ready(self, client: httpx.Client) -> bool:
         assert self.proc is not None

@@ -32,7 +32,7 @@ THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
     "wallet": {"nacl", "argon2"},
-    "web": {"fastapi", "starlette", "uvicorn", "pydantic"},
+    "web": {"fastapi", "starlette", "uvicorn", "httptools", "pydantic"},
 }
 
 

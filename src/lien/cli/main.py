@@ -88,7 +88,8 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Run the node: its HTTP API (/api/v1) and block production. Ctrl-C (SIGINT) or SIGTERM
-    stops it cleanly: exit 0, or 4 if the node had halted.
+    stops it cleanly: exit 0, or 4 if the node had halted. Connection limits (timeouts, most
+    connections and event streams, request sizes) are the [http] table of DIR/node.toml.
 
     Example: lien serve --dir var/demo --port 8000
     """
@@ -97,11 +98,13 @@ def serve(
     from ..node.setup import NodeDir, SetupError, open_node
     from ..store import StoreError
     from ..web.api import ApiSettings, create_app
+    from ..web.connections import HttpLimits
     from ..web.ratelimit import Limits
     from ..web.server import make_server
 
     try:
         limits = Limits.from_table(NodeDir(dir).limits())
+        http = HttpLimits.from_table(NodeDir(dir).settings().get("http", {}))
     except SetupError as exc:
         fail(EXIT_USAGE, str(exc))
     except ValueError as exc:
@@ -112,7 +115,8 @@ def serve(
         node = open_node(dir, load_in_background=True)
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
-    server = make_server(create_app(node, ApiSettings(limits=limits)), host, port, loop="uvloop")
+    app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max))
+    server = make_server(app, host, port, limits=http, loop="uvloop")
 
     # uvicorn shuts down gracefully on these signals, then re-raises them to the handlers it
     # found: Python's would turn that into exit 130 (SIGINT) or kill the process before the

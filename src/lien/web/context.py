@@ -12,6 +12,7 @@ dependency at all, the hot ``POST /transactions`` (``routes.transactions.RawRout
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -54,6 +55,9 @@ class ApiSettings:
     sse_backlog_events_max: int = 200
     #: Rate limits of submissions and sign-ups (``ratelimit``; node.toml's ``[limits]``).
     limits: Limits = Limits()
+    #: Event streams open at once; one more is refused, 503 ``too_many_streams``
+    #: (``lien serve`` sets it from ``[http] streams_max``).
+    sse_streams_max: int = 448
 
     def __post_init__(self) -> None:
         if min(self.history_page_max, self.blocks_page_max) < PAGE_DEFAULT:
@@ -71,7 +75,8 @@ class ApiContext:
         self.limits = RateLimits(settings.limits)
         self.admission = Admission(node, settings.admission_threads, settings.wait_ms_max,
                                    self.limits)
-        self.hub = EventHub(settings.sse_queue_events_max)
+        self.hub = EventHub(settings.sse_queue_events_max, settings.sse_streams_max,
+                            retry_after_s=math.ceil(settings.sse_retry_ms / 1000))
         node.add_listener(self.hub.publish)
         self._closed = False
 

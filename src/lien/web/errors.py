@@ -12,8 +12,14 @@ Exception tree, and the status each gets::
     NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
       └── DiskFull             (lien.node)    -> 503 ``disk_full`` (retry once space is freed)
     RateLimited                (.ratelimit)   -> 429 ``rate_limited``, ``Retry-After`` in seconds
+    StreamsFull                (web.events)   -> 503 ``too_many_streams`` (``sse_streams_max``)
+    ClientDisconnect           (Starlette)    -> nothing to answer: the client left mid-request
     any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
                                                  none in the body
+
+The connection limits (``connections``) answer before the app sees a request, in the same
+form: 408 ``request_timeout``, 414 ``url_too_long``, 431 ``header_too_large``, 400
+``malformed``, 503 ``too_many_connections``.
 
 Every error body is ``{"error": {"code": <code>, "detail": <text>}}``. An *execution* refusal
 (``insufficient_funds``, ``unknown_account``...) is not an error here: it is the recorded result
@@ -29,9 +35,11 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ..ledger import Reason, TxError
 from ..node.node import DiskFull, NodeBusy, NodeStopped
+from .events import StreamsFull
 from .ratelimit import RateLimited
 from .responses import json_response
 
@@ -70,6 +78,14 @@ API_CODES: dict[str, str] = {
                  "by itself once space is freed.",
     "rate_limited": "Too many submissions from this address or account, or sign-ups; nothing "
                     "was accepted, retry after Retry-After seconds.",
+    "too_many_streams": "The node serves its most event streams at once (streams_max); "
+                        "retry after Retry-After seconds.",
+    "too_many_connections": "Every connection the node may hold (connections_max) is answering "
+                            "a request; nothing was read, retry later.",
+    "request_timeout": "The request line and headers did not arrive within header_timeout_s "
+                       "(408); the connection is closed.",
+    "url_too_long": "The request URL (path and query) exceeds url_bytes_max (414).",
+    "header_too_large": "The request line and headers exceed header_bytes_max (431).",
     "internal": "A bug in the node; nothing in the request caused it. Please report it.",
 }
 
@@ -87,7 +103,7 @@ def error_response(status: int, code: str, detail: str = "",
     error.update(extra)
     all_headers = dict(headers or {})
     if status == 503:
-        all_headers["Retry-After"] = "1"
+        all_headers.setdefault("Retry-After", "1")
     return json_response({"error": error}, status, all_headers)
 
 
@@ -120,10 +136,24 @@ async def _node_busy(_request: Request, exc: Exception) -> Response:
 
 async def _disk_full(_request: Request, exc: Exception) -> Response:
     return error_response(503, "disk_full", str(exc))
+
+
 async def _rate_limited(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RateLimited)
     return error_response(429, "rate_limited", str(exc),
                           headers={"Retry-After": str(exc.retry_after_s)})
+
+
+async def _streams_full(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StreamsFull)
+    return error_response(503, "too_many_streams", str(exc),
+                          headers={"Retry-After": str(exc.retry_after_s)})
+
+
+async def _client_gone(_request: Request, _exc: Exception) -> Response:
+    # The client closed the connection (or it was cut) while its body was read: no one is
+    # left to answer, and it is no bug of the node.
+    return Response(status_code=400)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -151,6 +181,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NodeBusy, _node_busy)
     app.add_exception_handler(DiskFull, _disk_full)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(StreamsFull, _streams_full)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)

@@ -5,6 +5,9 @@ hands each event to the streams of the accounts it touched. The node calls ``pub
 own thread after each commit: it only looks up a dict and schedules the event on the stream's
 event loop, and it never raises (an exception there would halt the node).
 
+At most ``streams_max`` streams are open at once: one more is refused (``StreamsFull``, answered
+503 ``too_many_streams`` with ``Retry-After``), logged without flooding (``SummarisedLog``).
+
 Each stream has a bounded queue (``queue_events_max``). A client too slow to keep up gets an
 ``overflow`` event and the stream ends: it reconnects with ``Last-Event-ID`` (the last ``seq``
 it saw) and the missed events are replayed from the account's history, or — when more than
@@ -32,9 +35,20 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from ..node.node import TxEvent
+from .logs import SummarisedLog
 from .responses import json_bytes
 
 log = logging.getLogger("lien.web.events")
+
+
+class StreamsFull(Exception):
+    """``streams_max`` event streams are open: a new one is refused (503 ``too_many_streams``);
+    the client retries after ``retry_after_s``."""
+
+    def __init__(self, streams_max: int, retry_after_s: int) -> None:
+        super().__init__(f"{streams_max} event streams are open, the most this node serves "
+                         f"(streams_max); retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 class Subscription:
@@ -65,9 +79,14 @@ class Subscription:
 class EventHub:
     """Routes the node's events to the open streams, by account."""
 
-    def __init__(self, queue_events_max: int = 1000) -> None:
+    def __init__(self, queue_events_max: int = 1000, streams_max: int = 448,
+                 retry_after_s: int = 3, log_interval_s: float = 10.0) -> None:
         self.queue_events_max = queue_events_max
+        self.streams_max = streams_max
+        self.retry_after_s = retry_after_s
+        self.refusals = SummarisedLog(log, "event stream refused", log_interval_s)
         self._streams: dict[str, set[Subscription]] = {}
+        self._open = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.closed = False
@@ -89,30 +108,35 @@ class EventHub:
             log.exception("dropping an event for %s", account)
 
     def subscribe(self, account: str) -> Subscription:
+        """A new stream of ``account``'s events; ``StreamsFull`` past ``streams_max``."""
         sub = Subscription(account, asyncio.get_running_loop(), self.queue_events_max)
         with self._lock:
+            full = not self.closed and self._open >= self.streams_max
             if self.closed:
                 sub.closed = True
-            else:
+            elif not full:
                 self._streams.setdefault(account, set()).add(sub)
+                self._open += 1
+        if full:
+            refused = StreamsFull(self.streams_max, self.retry_after_s)
+            self.refusals.warn("too_many_streams", f"for {account}: {refused}")
+            raise refused
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             streams = self._streams.get(sub.account)
-            if streams is not None:
+            if streams is not None and sub in streams:
                 streams.discard(sub)
+                self._open -= 1
                 if not streams:
                     del self._streams[sub.account]
             self._changed.notify_all()
 
-    def _count(self) -> int:
-        return sum(len(s) for s in self._streams.values())
-
     def wait_count(self, count: int, timeout_s: float) -> bool:
         """Block until at most ``count`` streams are open (for shutdown and tests)."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._count() <= count, timeout_s)
+            return self._changed.wait_for(lambda: self._open <= count, timeout_s)
 
     def close(self) -> None:
         """End every stream (app shutdown); later subscriptions end at once."""

@@ -9,21 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ...ledger import Reason, TxError
 from ...node.node import TxEvent
 from ...store.store import StoredTx
 from ..context import ApiContext, Ctx
-from ..events import stream
+from ..events import EventHub, Subscription, stream
 from ..head import is_head
 from ..openapi import ERRORS
 
 from ..params import AccountPath, known_account
 
 router = APIRouter(tags=["accounts"])
+
+
+class EventStream(StreamingResponse):
+    """The SSE response; its subscription ends with it, even when the client left before the
+    stream's first byte (the body generator, which also ends it, then never runs)."""
+
+    def __init__(self, body: AsyncIterator[bytes], hub: EventHub, sub: Subscription,
+                 headers: dict[str, str]) -> None:
+        super().__init__(body, media_type="text/event-stream", headers=headers)
+        self.hub = hub
+        self.sub = sub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.hub.unsubscribe(self.sub)
 
 
 def stored_event(stored: StoredTx, final: bool) -> TxEvent:
@@ -80,4 +99,4 @@ async def account_events(ctx: Ctx, account_id: AccountPath, request: Request) ->
     settings = ctx.settings
     body = stream(ctx.hub, sub, replay, lambda: not ctx.node.running, settings.sse_heartbeat_s,
                   settings.sse_retry_ms)
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return EventStream(body, ctx.hub, sub, headers)
