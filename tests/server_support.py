@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,8 +58,9 @@ def free_port() -> int:
 class Server:
     """``lien serve --dir DIR --port PORT`` as a child process (also a context manager)."""
 
-    def __init__(self, path: Path, port: int | None = None) -> None:
+    def __init__(self, path: Path, port: int | None = None, args: Sequence[str] = ()) -> None:
         self.path = path
+        self.args = tuple(args)  #: more options of ``lien serve``
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
@@ -81,7 +82,7 @@ class Server:
             log.write(f"\n---- start {self.starts} ----\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port)],
+                [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port), *self.args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=CLI_ENV,
             )
         try:

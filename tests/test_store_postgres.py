@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,35 +15,18 @@ from lien.node.verify import verify_store
 from lien.store import Profile, Store, StoreError, migrate
 from lien.wallet import Member, TxMaker
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-
-
-OPENED: list[Store] = []
-
-
-def _store(url: str) -> Store:
-    store = Store(url)
-    OPENED.append(store)
-    return store
+from pg_support import fresh_database, pg_store
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    name = f"lien_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        while OPENED:
-            OPENED.pop().dispose()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 def _chain_with_payments(url: str) -> tuple[Store, list[str]]:
     genesis = make_genesis("lien-pg", wall_clock_ms())
-    store = _store(url)
+    store = pg_store(url)
     store.create(genesis.config)
     node = Node(store, validator_key=genesis.validator)
     node.start()
@@ -78,7 +59,7 @@ def test_node_commits_and_verifies_on_postgres(pg_url: str) -> None:
 def test_restart_on_postgres_keeps_state_and_history(pg_url: str) -> None:
     store, _ = _chain_with_payments(pg_url)
     before = store.load_state()
-    again = _store(pg_url)
+    again = pg_store(pg_url)
     after = again.load_state()
     assert after.all_lines() == before.all_lines()
     assert after.state_root == before.state_root
@@ -134,7 +115,7 @@ def test_a_database_from_before_migrations_is_upgraded_on_postgres(pg_url: str) 
         conn.exec_driver_sql("DROP TABLE personal_profiles")
         conn.exec_driver_sql("ALTER TABLE transactions DROP COLUMN expires")
     assert _drift(store) != []
-    again = _store(pg_url)
+    again = pg_store(pg_url)
     assert again.upgrade() == ("0001", migrate.HEAD)
     assert _drift(again) == []
     after = again.load_state()
@@ -154,7 +135,7 @@ def test_a_newer_database_is_refused_on_postgres(pg_url: str) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="revision 9999, which this version of lien does not"):
-        _store(pg_url).upgrade()
+        pg_store(pg_url).upgrade()
 
 
 def test_personal_data_is_erased_per_member_on_postgres(pg_url: str) -> None:

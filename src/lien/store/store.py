@@ -12,10 +12,11 @@ brings an older database to this code's revision and refuses a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,8 @@ from .personal import PersonalData
 
 #: Ids looked up in one ``executed_ids`` query (well under SQLite's 32,766 parameters).
 executed_ids_per_query = 5000
+#: Accounts whose history entries one ``postings_of`` query reads.
+postings_accounts_per_query = 5000
 
 
 class StoreError(Exception):
@@ -484,11 +487,12 @@ class Store:
             )
             return _account_from_row(row), [_membership_from_row(m) for m in members]
 
-    def iter_blocks(self, batch: int = 200) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
-        """Every block with its transactions, from height 1 (for ``verify`` and ``export``)."""
-        after = 0
-        while True:
-            chunk = self.blocks(after, batch)
+    def iter_blocks(self, batch: int = 200, after: int = 0, through: int | None = None
+                    ) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
+        """The blocks above height ``after`` (up to ``through``, else the last) with their
+        transactions, as stored (for ``verify``, ``export`` and the start-up check)."""
+        while through is None or after < through:
+            chunk = self.blocks(after, batch if through is None else min(batch, through - after))
             if not chunk:
                 return
             with self.engine.connect() as conn:
@@ -517,31 +521,68 @@ class Store:
 
     def stray_transactions(self, end: int, limit: int = 10) -> list[int]:
         """Seqs of transaction rows outside 0..end-1, i.e. in no block (``verify``)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.transactions.c.seq)
-                .where((t.transactions.c.seq < 0) | (t.transactions.c.seq >= end))
-                .order_by(t.transactions.c.seq).limit(limit)
-            )
-            return [r.seq for r in rows]
+        seq = t.transactions.c.seq
+        with self.engine.connect() as conn:  # two ranges of the index (an OR scans it all)
+            return [r.seq for where in (seq < 0, seq >= end)
+                    for r in conn.execute(select(seq).where(where).order_by(seq).limit(limit))
+                    ][:limit]
 
-    def iter_postings(self, batch: int = 10_000) -> Iterator[tuple[int, str]]:
+    def iter_postings(self, batch: int = 10_000) -> Generator[tuple[int, str]]:
         """Every history entry (seq, account), in (seq, account) order: one sorted scan that
         ``verify`` walks alongside the blocks."""
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).exec_driver_sql(
-                "SELECT seq, account FROM postings ORDER BY seq, account"
-            )
-            for seq, account in result:
+        with self.engine.connect() as conn, conn.execution_options(
+            yield_per=batch
+        ).exec_driver_sql("SELECT seq, account FROM postings ORDER BY seq, account") as result:
+            for seq, account in result:  # (closed with the stream: a server-side cursor)
                 yield seq, account
 
     def stored_state_lines(self) -> list[str]:
         """The stored state as commitment lines (to compare with a re-executed state): the
         records only, without the replay memory ``load_state`` also rebuilds."""
+        return self.state_snapshot()[1]
+
+    def state_snapshot(self) -> tuple[StoredBlock | None, list[str]]:
+        """The last block and the stored state as of it (``stored_state_lines``), read in one
+        database snapshot: a node may commit blocks meanwhile (``verify`` of a running node)."""
         state = State(self.config())
-        with self.engine.connect() as conn:
+        with self._snapshot() as conn:
+            last = self._last_block(conn)
             self._load_records(conn, state)
-        return state.all_lines()
+        return last, state.all_lines()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A connection whose reads all see the database as of the first one."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # pysqlite opens none before a read
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def balance_sums(self) -> dict[str, tuple[int, int]]:
+        """Per currency, the sums of every member's (nantie, credit): one aggregate query, for
+        the start-up check of the money invariants without loading the state."""
+        with self.engine.connect() as conn:
+            rows = _driver_rows(conn, "SELECT currency, sum(nantie), sum(credit) "
+                                      "FROM memberships GROUP BY currency")
+        return {code: (int(nantie), int(credit)) for code, nantie, credit in rows}
+
+    def postings_of(self, accounts: Sequence[str], start: int) -> list[tuple[int, str]]:
+        """The history entries (seq, account) of ``accounts`` from seq ``start`` on, sorted:
+        one index range per account (entries are keyed by account, then seq)."""
+        found: list[tuple[int, str]] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(accounts), postings_accounts_per_query):
+                chunk = tuple(accounts[i : i + postings_accounts_per_query])
+                marks = ", ".join([self._mark] * len(chunk))
+                found += _driver_rows(
+                    conn, f"SELECT seq, account FROM postings WHERE account IN ({marks}) "
+                          f"AND seq >= {self._mark}", (*chunk, start))
+        return sorted((int(seq), account) for seq, account in found)
 
     def checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database file (before measuring its size)."""
