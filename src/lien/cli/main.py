@@ -84,8 +84,8 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     check_blocks: int = typer.Option(
         64, "--check-blocks", min=1,
-        help="Blocks whose transactions and history the start-up check reads (at most a "
-        "full block's worth of transactions, 5,000; every block header is checked)."),
+        help="Blocks whose headers, transactions and history the start-up check reads (at "
+        "most a full block's worth of transactions, 5,000; every block's link is checked)."),
     verify_in_background: bool = typer.Option(
         True, "--verify-in-background/--no-verify-in-background",
         help="Also re-verify the whole chain in a low-priority child process once started; "
@@ -94,9 +94,9 @@ def serve(
     """Run the node: its HTTP API (/api/v1) and block production. Ctrl-C (SIGINT) or SIGTERM
     stops it cleanly: exit 0, or 4 if the node had halted.
 
-    It first runs a quick check of its database (block headers, the latest blocks' rows and
-    history, money totals) and refuses to start, with exit 3 naming what failed, if it fails;
-    `lien verify` then checks everything.
+    It first runs a quick check of its database (every block's link, the latest blocks'
+    headers, rows and history, the money totals) and refuses to start, with exit 3 naming what
+    failed, if it fails; `lien verify` then checks everything.
 
     Example: lien serve --dir var/demo --port 8000
     """
@@ -164,7 +164,7 @@ def serve(
 def verify(
     dir: Path = DirOption,
     quick: bool = typer.Option(
-        False, "--quick", help="Only the start-up check of `lien serve`: every block header, "
+        False, "--quick", help="Only the start-up check of `lien serve`: every block's link, "
         "the latest blocks' transactions and history, the money totals (docs/operations.md)."),
 ) -> None:
     """Re-execute the chain from genesis: every signature, hash, result and state commitment,
@@ -185,10 +185,11 @@ def verify(
         checked = check_node(dir, store)
         if not checked.ok:
             fail(EXIT_VERIFY, f"start-up check failed ({checked.check}): {checked.problem}")
-        console.print(f"[green]ok[/green]: {checked.blocks} block headers and the latest "
+        console.print(f"[green]ok[/green]: {checked.blocks} blocks linked; the latest "
                       f"{checked.latest_blocks} blocks' {checked.latest_transactions} "
-                      f"transactions checked in {checked.elapsed_s:.2f} s (nothing re-executed: "
-                      "`lien verify` without --quick does)")
+                      f"transactions, their history and the money totals checked in "
+                      f"{checked.elapsed_s:.2f} s (nothing re-executed: `lien verify` without "
+                      "--quick does)")
         return
     total = last.first_seq + last.header.tx_count if last else 0
     with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} tx"),

@@ -4,32 +4,37 @@
 with the history. A node must not wait for that before it serves, nor start on a database that
 anyone can see is damaged. So ``lien serve`` first runs ``quick_check``: the checks below, in
 this order, each a small function that raises ``Problem`` naming what failed (the block, the
-row, the account), in a time that grows with the number of blocks (headers only), the latest
-blocks' transactions and the accounts — never with the transactions of the whole history.
+row, the account), in a time that grows with the latest blocks' transactions and the number of
+accounts — and, for the block rows' links only, the number of blocks, at a fraction of a
+microsecond each, in the database — never with the transactions of the whole history.
 
-    check             reads                                    sees
-    header chain      every block row, no transaction          a block row altered, deleted or
-                                                               swapped anywhere (hash, link,
-                                                               height, numbering of seqs)
-    nothing after     the transaction index past the last      rows left by a deleted last
-                      block                                    block, rows forged after it
-    latest blocks     the latest blocks' transaction rows and  rows swapped, altered, deleted
-                      certificates                             or replaced; a result changed
-    latest history    the history entries from their seqs on   entries moved, added, deleted
-    money totals      one sum per currency over the balances   a balance changed so that
-                                                               mutual credit no longer sums to
-                                                               zero, or nantie to issued -
-                                                               reconverted
-    lost block        the signing record and the log           the last block deleted whole
+    check             reads                                   sees
+    header chain      every block row (one pass in the        a block row deleted, swapped or
+                      database: no transaction, no hashing)   renumbered, a prev or a hash
+                                                              changed, anywhere in the chain
+    nothing after     the transaction index past the last     rows left by a deleted last
+                      block                                   block, rows forged after it
+    latest blocks     the latest blocks' headers (hashed      a header field changed; rows
+                      again), certificates and transaction    swapped, altered, deleted or
+                      rows                                    replaced; a result changed
+    latest history    the history entries of the accounts     entries moved, deleted, or
+                      these transactions concern              added to those accounts
+    money totals      one sum per currency over the balances  a balance changed so that
+                                                              mutual credit no longer sums to
+                                                              zero, or nantie to issued -
+                                                              reconverted
+    lost block        the signing record and the log          the last block deleted whole
 
 "The latest blocks" are the last ``StartupCheck.latest_blocks`` blocks, fewer if they hold
-more than ``latest_transactions_max`` transactions (the last block is always checked). A valid
-certificate on the last header and a valid hash link from every header to the one before
-authenticate the whole header chain, so certificates are checked on the latest blocks only.
+more than ``latest_transactions_max`` transactions (the last block is always read whole).
+Their certificates and recomputed hashes, with every row's link to the stored hash of the row
+before, mean that no older header can be replaced without the validators' keys: an older
+header can only be *damaged* unseen (a field changed, its stored hash left as it was).
 
-What only a full verification sees: older blocks' transaction rows and history entries,
-transaction signatures, every result against re-execution, the state commitments, and the
-stored balances record by record (a zero-sum change of two balances). ``BackgroundVerification``
+What only a full verification sees: older headers' fields, certificates, transaction rows and
+history entries; transaction signatures; every result against re-execution; the state
+commitments; the stored balances record by record (a zero-sum change of two balances); a
+history entry added to an account no latest transaction concerns. ``BackgroundVerification``
 runs it (``verify_store(..., live=True)``) in a child process at low priority while the node
 serves, and halts the node if it fails.
 """
@@ -38,18 +43,17 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from dataclasses import asdict, dataclass, field
 
 from ..chain import ValidatorSet
 from ..chain import merkle
-from ..ledger import TX_TYPES, ChainConfig, State, Tx, limits
+from ..ledger import TX_TYPES, ChainConfig, Currency, State, Tx, limits
 from ..ledger.crypto import sha256_hex
 from ..ledger.execute import InvariantBroken, check_currency
 from ..ledger.state import Totals
@@ -86,7 +90,7 @@ class StartupCheck:
 @dataclass(frozen=True)
 class CheckReport:
     ok: bool
-    blocks: int  #: headers checked (all of them when ok)
+    blocks: int  #: blocks whose links were checked (all of them when ok)
     latest_blocks: int  #: blocks whose rows and history entries were checked
     latest_transactions: int
     elapsed_s: float
@@ -109,7 +113,8 @@ class _Chain:
     validators: ValidatorSet
     last: StoredBlock | None
     signed_height: int  #: the height this node's validator last signed (0: no record)
-    headers: int = 0  #: headers checked so far
+    currencies: list[Currency]  #: as stored (their policies and issued/reconverted totals)
+    linked: int = 0  #: blocks whose links were checked (all of them, or none)
     #: the latest blocks with their rows and transactions (read by ``_latest_blocks``)
     latest: list[tuple[StoredBlock, list[RawTx], list[Tx]]] = field(default_factory=list)
 
@@ -123,24 +128,26 @@ class _Chain:
         return self.last.first_seq + self.last.header.tx_count if self.last else 0
 
 
-#: Block rows read at once by the header walk.
-HEADER_BATCH = 2000
-
-
 def _header_chain(chain: _Chain) -> None:
-    """Every block follows the one before it and its stored hash is its header's."""
-    prev, first_seq, height = chain.config.genesis_root().hex(), 0, 0
-    while batch := chain.store.blocks(height, HEADER_BATCH):
-        for block in batch:
-            check_link(block, height + 1, prev, first_seq)
-            prev = block.header.hash
-            check_hash(block, prev)
-            first_seq = block.first_seq + block.header.tx_count
-            height = block.header.height
-        chain.headers = height
-    if height != chain.height:  # rows went missing between two reads: say so, never pass
-        raise Problem(f"the chain ends at block {height}, the last block read is "
-                      f"{chain.height}", height)
+    """Every block row follows the one before it: the next height, its ``prev`` that row's
+    stored hash, its seqs numbered on (block 1: after the genesis). The database finds the
+    first row that does not; ``check_link`` says what is wrong with it."""
+    genesis = chain.config.genesis_root().hex()
+    first = chain.store.blocks(0, 1)
+    if first:
+        check_link(first[0], 1, genesis, 0)
+    found = chain.store.first_unlinked_block()
+    if found is not None:
+        height, before = found
+        block, previous = chain.store.block(height), chain.store.block(before or 0)
+        assert block is not None
+        if previous is None:
+            check_link(block, 1, genesis, 0)
+        else:
+            check_link(block, previous.header.height + 1, previous.stored_hash or "",
+                       previous.first_seq + previous.header.tx_count)
+        raise Problem(f"block {height} does not follow block {before}", height)
+    chain.linked = chain.height
 
 
 def _nothing_after(chain: _Chain) -> None:
@@ -156,6 +163,7 @@ def _latest_blocks(chain: _Chain) -> None:
     stored with the expiry its body says; each block with its certificate."""
     for block, raws in _read_latest(chain):
         h = block.header.height
+        check_hash(block, block.header.hash)
         check_numbering(block, raws)
         for raw in raws:
             if sha256_hex(raw.body) != raw.id:
@@ -199,16 +207,20 @@ def _latest_history(chain: _Chain) -> None:
     account's history.)"""
     if not chain.latest:
         return
-    today, none = _policy_states(chain)
+    today, none = _state_with(chain.config, chain.currencies), State(chain.config)
     last_change = max((r.seq for _, raws, txs in chain.latest
                        for r, tx in zip(raws, txs, strict=True) if _changes_policy(r, tx)),
                       default=-1)
-    # What each transaction concerns: exactly (today's policies), or at least (a policy
-    # changed after it: the accounts it concerned then may differ from today's).
-    concerns = [[(raw.seq, TX_TYPES[tx.type].accounts(none if raw.seq < last_change else today,
-                                                      tx), raw.seq < last_change)
-                 for raw, tx in zip(raws, txs, strict=True)]
-                for _, raws, txs in chain.latest]
+    # (seq, the accounts it concerns, whether a policy changed after it): the accounts are
+    # then only those its body names; the others it concerned are taken as stored.
+    concerns: list[list[tuple[int, list[str], bool]]] = []
+    for _, raws, txs in chain.latest:
+        block_concerns = []
+        for raw, tx in zip(raws, txs, strict=True):
+            changed_after = raw.seq < last_change
+            named = TX_TYPES[tx.type].accounts(none if changed_after else today, tx)
+            block_concerns.append((raw.seq, named, changed_after))
+        concerns.append(block_concerns)
     accounts = sorted({a for block in concerns for _, named, _ in block for a in named})
     stored = chain.store.postings_of(accounts, chain.latest[0][0].first_seq)
     if stored and stored[-1][0] >= chain.end:
@@ -230,20 +242,18 @@ def _changes_policy(raw: RawTx, tx: Tx) -> bool:
     return tx.type in _POLICY_CHANGES and json.loads(raw.result).get("code") == "ok"
 
 
-def _policy_states(chain: _Chain) -> tuple[State, State]:
-    """A state holding today's currencies (their policies), and one holding none."""
-    today = State(chain.config)
-    for currency in chain.store.overview()[0]:
-        today.index_currency(currency)
-    return today, State(chain.config)
+def _state_with(config: ChainConfig, currencies: list[Currency]) -> State:
+    """A state holding only ``currencies`` (no account, no balance)."""
+    state = State(config)
+    for currency in currencies:
+        state.index_currency(currency)
+    return state
 
 
 def _money_totals(chain: _Chain) -> None:
     """Per currency: mutual credit sums to zero, nantie to issued - reconverted (the
     ledger's own rule, ``check_currency``, on sums the database computes)."""
-    state = State(chain.config)
-    for currency in chain.store.overview()[0]:
-        state.index_currency(currency)
+    state = _state_with(chain.config, chain.currencies)
     sums = chain.store.balance_sums()
     for code in sorted(sums):
         if code not in state.currencies:
@@ -291,16 +301,16 @@ def quick_check(store: NodeStore, settings: StartupCheck | None = None,
     started = time.perf_counter()
     config = store.config()
     chain = _Chain(store, settings or StartupCheck(), config, ValidatorSet(config.validators),
-                   store.last_block(), signed_height)
+                   store.last_block(), signed_height, store.overview()[0])
     name = ""
     try:
         for name, check in CHECKS:
             check(chain)
     except (Problem, StoreError) as exc:
-        return CheckReport(False, chain.headers, len(chain.latest), _count(chain),
+        return CheckReport(False, chain.linked, len(chain.latest), _count(chain),
                            time.perf_counter() - started, str(exc), name,
                            exc.height if isinstance(exc, Problem) else None)
-    return CheckReport(True, chain.headers, len(chain.latest), _count(chain),
+    return CheckReport(True, chain.linked, len(chain.latest), _count(chain),
                        time.perf_counter() - started)
 
 
@@ -311,9 +321,13 @@ def _count(chain: _Chain) -> int:
 class BackgroundVerification:
     """A full verification (``verify_store(..., live=True)``) of a running node's database, in
     a child process at low priority: it neither delays the start nor takes the node's core
-    while the node is busy. ``on_result`` hears its report; a failure also halts ``node``
-    (``halt``: the API then answers 503 ``node_halted``). ``stop`` ends the child; it ends by
-    itself too when this process dies."""
+    while the node is busy. ``on_result`` hears its report; a failure first calls ``halt``
+    with ``ChainDamaged`` (``lien serve``: ``Node.halt``, after which the API answers 503
+    ``node_halted``). ``stop`` ends the child; it ends by itself too when this process dies.
+
+    The child is a new interpreter in its own session: no node thread is copied into it, and
+    a Ctrl-C in the terminal reaches only ``lien serve``, which stops it. It prints its
+    report as one JSON line."""
 
     def __init__(self, database_url: str, halt: Callable[[BaseException], None],
                  on_result: Callable[[VerifyReport], None] = lambda report: None) -> None:
@@ -321,39 +335,30 @@ class BackgroundVerification:
         self.halt = halt
         self.on_result = on_result
         self._stopping = threading.Event()
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no node threads
-        receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_verify_in_child, args=(self.database_url, sender, os.getpid()),
-            name="lien-verify", daemon=True)
-        # Ctrl-C goes to the whole process group, the child with it: it starts with SIGINT
-        # blocked, then ignores it (this process stops it), so it never prints a traceback.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            self._process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        sender.close()
-        self._watcher = threading.Thread(target=self._wait, args=(receiver,),
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from lien.node.integrity import verify_in_child; "
+             "verify_in_child()", self.database_url, str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+        self._watcher = threading.Thread(target=self._wait, args=(self._process,),
                                          name="lien-verify-watch", daemon=True)
         self._watcher.start()
 
-    def _wait(self, receiver: Connection) -> None:
-        try:
-            report: VerifyReport = receiver.recv()
-        except EOFError:  # the child ended without a report: stopped, or it failed
-            if not self._stopping.is_set():
-                assert self._process is not None
-                self._process.join()
-                log.warning("the background verification ended without a verdict (exit %s)",
-                            self._process.exitcode)
+    def _wait(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            said = process.stdout.read()
+        code = process.wait()
+        if self._stopping.is_set():
             return
-        finally:
-            receiver.close()
+        try:
+            report = VerifyReport(**json.loads(said))
+        except (ValueError, TypeError):  # it failed before a verdict (its error is logged)
+            log.warning("the background verification ended without a verdict (exit %s)", code)
+            return
         if not report.ok:
             self.halt(ChainDamaged(f"background verification failed: {report.problem}"))
         self.on_result(report)
@@ -361,9 +366,9 @@ class BackgroundVerification:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stopping.set()
         if self._process is not None:
-            if self._process.is_alive():
+            if self._process.poll() is None:
                 self._process.terminate()
-            self._process.join(timeout_s)
+            self._process.wait(timeout_s)
         if self._watcher is not None:
             self._watcher.join(timeout_s)
 
@@ -372,9 +377,10 @@ class _Orphaned(Exception):
     """The process that started this verification is gone."""
 
 
-def _verify_in_child(database_url: str, sender: Connection, parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+def verify_in_child() -> None:
+    """The child's side of ``BackgroundVerification`` (arguments: the database URL, the pid
+    of the node's process): verify, print the report as JSON, unless the node is gone."""
+    database_url, parent = sys.argv[1], int(sys.argv[2])
     os.nice(10)
 
     def progress(transactions: int) -> None:
@@ -388,7 +394,4 @@ def _verify_in_child(database_url: str, sender: Connection, parent: int) -> None
         return
     finally:
         store.dispose()
-    try:
-        sender.send(report)
-    except OSError:  # the node stopped meanwhile
-        pass
+    print(json.dumps(asdict(report)), flush=True)

@@ -49,6 +49,8 @@ from .personal import PersonalData
 
 #: Ids looked up in one ``executed_ids`` query (well under SQLite's 32,766 parameters).
 executed_ids_per_query = 5000
+#: Transactions ``iter_blocks`` reads at once (at least one block's, whatever its size).
+iter_transactions_max = 10_000
 #: Accounts whose history entries one ``postings_of`` query reads.
 postings_accounts_per_query = 5000
 
@@ -490,11 +492,19 @@ class Store:
     def iter_blocks(self, batch: int = 200, after: int = 0, through: int | None = None
                     ) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
         """The blocks above height ``after`` (up to ``through``, else the last) with their
-        transactions, as stored (for ``verify``, ``export`` and the start-up check)."""
+        transactions, as stored (for ``verify``, ``export`` and the start-up check). Read
+        ``batch`` blocks at a time, fewer when they hold more than ``iter_transactions_max``
+        transactions: memory stays bounded whatever the blocks' size."""
         while through is None or after < through:
             chunk = self.blocks(after, batch if through is None else min(batch, through - after))
             if not chunk:
                 return
+            transactions = 0
+            for i, block in enumerate(chunk):
+                transactions += block.header.tx_count
+                if i and transactions > iter_transactions_max:
+                    chunk = chunk[:i]
+                    break
             with self.engine.connect() as conn:
                 start = chunk[0].first_seq
                 end = chunk[-1].first_seq + chunk[-1].header.tx_count
@@ -570,6 +580,21 @@ class Store:
             rows = _driver_rows(conn, "SELECT currency, sum(nantie), sum(credit) "
                                       "FROM memberships GROUP BY currency")
         return {code: (int(nantie), int(credit)) for code, nantie, credit in rows}
+
+    def first_unlinked_block(self) -> tuple[int, int | None] | None:
+        """The lowest block above 1 whose row does not follow the row of the height before —
+        that row missing, or its stored hash not the block's ``prev``, or the block's first
+        seq not numbered on from it — with the height of the closest row before it. One pass
+        over the blocks' primary key in the database (the start-up check: every block, in
+        well under a microsecond each); None when every row follows."""
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT b.height, (SELECT max(height) FROM blocks WHERE height < b.height) "
+                "FROM blocks b LEFT JOIN blocks p ON p.height = b.height - 1 "
+                "WHERE b.height > 1 AND (p.height IS NULL OR b.prev != p.hash "
+                "OR b.first_seq != p.first_seq + p.tx_count) ORDER BY b.height LIMIT 1"
+            ).first()
+        return None if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
 
     def postings_of(self, accounts: Sequence[str], start: int) -> list[tuple[int, str]]:
         """The history entries (seq, account) of ``accounts`` from seq ``start`` on, sorted:
