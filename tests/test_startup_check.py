@@ -24,6 +24,8 @@ import re
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -407,3 +409,25 @@ def test_a_failed_background_verification_halts_through_the_callback(
     untouched.start()
     untouched.stop()  # at once: the child is ended, nothing is reported
     assert len(reports) == 1 and len(halted) == 1
+
+
+def test_the_background_reader_leaves_the_write_ahead_log_alone(
+    demo_chain: Chain, tmp_path: Path
+) -> None:
+    """The last connection to close checkpoints SQLite's WAL into the database — unless it is
+    read-only, as the background verification's is: after a ``kill -9`` of the node, it must
+    leave the files as the node wrote them (what a restart, or an operator, then finds)."""
+    for read_only in (True, False):
+        path = _copy(demo_chain, tmp_path / f"read-only-{read_only}")
+        writer = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                  "c.execute('PRAGMA journal_mode=WAL'); "
+                  "c.execute('INSERT INTO node_settings VALUES (?, ?)', ('killed', 'yes')); "
+                  "c.commit(); os._exit(0)")  # as after kill -9: nothing folded, nothing closed
+        done = subprocess.run([sys.executable, "-c", writer, str(path / "node.db")], timeout=30)
+        assert done.returncode == 0 and (path / "node.db-wal").stat().st_size > 0
+        reader = Store(NodeDir(path).database_url, read_only=read_only)
+        assert verify_store(reader, live=True).ok
+        reader.dispose()
+        wal = path / "node.db-wal"
+        kept = wal.exists() and wal.stat().st_size > 0
+        assert kept is read_only, f"read_only={read_only}: the WAL was {'kept' if kept else 'folded'}"

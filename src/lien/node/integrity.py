@@ -387,7 +387,7 @@ def verify_in_child() -> None:
         if os.getppid() != parent:  # ``kill -9`` of the node: nobody to report to
             raise _Orphaned
 
-    store = Store(database_url)
+    store = Store(database_url, read_only=True)
     try:
         report = verify_store(store, progress, processes=False, live=True)
     except _Orphaned:

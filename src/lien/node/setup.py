@@ -96,8 +96,8 @@ def open_node(path: Path, settings: NodeSettings | None = None,
     store = open_store(path)
     try:
         if startup_check is not None:
-            # On its own connections, closed after: their page cache is not the node's.
-            checked = Store(store.url)
+            # On its own read-only connections, closed after: their page cache is not the node's.
+            checked = Store(store.url, read_only=True)
             try:
                 report = check_node(path, checked, startup_check)
             finally:

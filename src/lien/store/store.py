@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -105,8 +105,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """``read_only``: SQLite opens the file read-only — such a reader never checkpoints the
+    write-ahead log, not even as the last connection to close: it leaves the files as the
+    node wrote them (the background verification of a node that may be killed meanwhile)."""
     if url.startswith("sqlite"):
+        if read_only:
+            url = f"sqlite:///file:{make_url(url).database}?mode=ro&uri=true"
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -116,9 +121,11 @@ def make_engine(url: str) -> Engine:
 class Store:
     """Chain, state and node-local tables of one node, over one engine (``NodeStore``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        """``read_only``: for a reader that must leave the database as it is (``make_engine``);
+        only the chain's read methods are then available."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, read_only)
         self._insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
         self._chain_id: str | None = None
         #: the driver's placeholder, for the few statements sent to it directly
@@ -127,7 +134,7 @@ class Store:
         #: (``executed_ids``), outside the pool — a pooled checkout costs 4× the query
         database = self.engine.url.database
         self._sqlite_file = (database if self.engine.dialect.name == "sqlite" and database
-                             and database != ":memory:" else None)
+                             and database != ":memory:" and not read_only else None)
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
