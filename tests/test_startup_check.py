@@ -10,8 +10,11 @@
 2. ``quick_check`` in-process on each tampering that ``lien verify`` names
    (tests/test_system.py): it names the same block, row or account — except the few that only
    re-execution can see, listed here with the reason.
+   ``lien verify --quick`` runs the same check alone.
 3. Each check's limits: how far back it reads, a policy changed inside that window, entries
-   past the last block, ``verify_store(live=True)`` while a node commits blocks.
+   past the last block; the background verification's own: ``verify_store(live=True)`` while
+   a node commits blocks (SQLite and PostgreSQL), its read-only reader that leaves the WAL of
+   a killed node alone, its report reaching ``halt``.
 
 Figures (the time of each check) are printed, not asserted. No mocks, no sleeps as
 synchronisation (``poll`` with a deadline).
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import run
 from server_support import Server, free_port, poll
 from system_support import CliResult, chain_id, database, founder, lien, post_tx
 from pg_support import fresh_database
@@ -246,6 +250,20 @@ def test_quick_check_names_what_verify_names_but_the_blind_spots(
     names = QUICK_CHECK_NAMES.get(case)
     for pattern in names(demo_chain) if names else patterns:
         assert re.search(pattern, report.problem), f"{case}: {pattern!r} not in {report}"
+
+
+def test_verify_quick_runs_the_start_up_check_alone(demo_chain: Chain, tmp_path: Path) -> None:
+    untouched = run("verify", "--dir", demo_chain.path, "--quick")
+    assert untouched.exit_code == 0, untouched.text
+    assert f"{demo_chain.last_height} blocks linked" in untouched.text, untouched.text
+    path = _copy(demo_chain, tmp_path / "node")
+    with database(path) as conn:
+        patterns = STARTUP_TAMPERING["block-rows-swapped"](demo_chain, conn)
+    damaged = run("verify", "--dir", path, "--quick")
+    assert damaged.exit_code == 3, damaged.text
+    assert "start-up check failed (header chain)" in damaged.text, damaged.text
+    for pattern in patterns:
+        assert re.search(pattern, damaged.text), damaged.text
 
 
 # == 3. the checks' limits ==========================================================================

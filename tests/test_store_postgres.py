@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 
 from lien.ledger import check_all_invariants
 from lien.node.genesis import make_genesis
+from lien.node.integrity import quick_check
 from lien.node.node import Node, wall_clock_ms
 from lien.node.verify import verify_store
 from lien.store import Profile, Store, StoreError, migrate
@@ -91,6 +92,30 @@ def test_verify_checks_rows_in_worker_processes_on_postgres(pg_url: str) -> None
     report = verify_store(store, processes=True)
     assert not report.ok
     assert "bad signature" in report.problem
+
+
+def test_the_start_up_check_on_postgres(pg_url: str) -> None:
+    """Its database-side reads (block links, history entries, sums) as on SQLite: a chain
+    passes; two block rows swapped, then a balance changed, are named."""
+    store, _ = _chain_with_payments(pg_url)
+    report = quick_check(store)
+    assert report.ok and report.blocks == report.latest_blocks > 2, report
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE blocks SET height = -1 WHERE height = 2")
+        conn.exec_driver_sql("UPDATE blocks SET height = 2 WHERE height = 3")
+        conn.exec_driver_sql("UPDATE blocks SET height = 3 WHERE height = -1")
+    swapped = quick_check(store)
+    assert (swapped.check, swapped.height) == ("header chain", 2), swapped
+    assert "block 2: prev does not link to block 1's hash" in swapped.problem
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE blocks SET height = -1 WHERE height = 2")
+        conn.exec_driver_sql("UPDATE blocks SET height = 2 WHERE height = 3")
+        conn.exec_driver_sql("UPDATE blocks SET height = 3 WHERE height = -1")
+        conn.exec_driver_sql("UPDATE memberships SET credit = credit + 1 WHERE account = "
+                             "(SELECT account FROM memberships ORDER BY account LIMIT 1)")
+    changed = quick_check(store)
+    assert changed.check == "money totals", changed
+    assert "mutual credit of LIEN sums to 1, not 0" in changed.problem
 
 
 def _drift(store: Store) -> list[object]:

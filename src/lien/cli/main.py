@@ -185,9 +185,9 @@ def verify(
         checked = check_node(dir, store)
         if not checked.ok:
             fail(EXIT_VERIFY, f"start-up check failed ({checked.check}): {checked.problem}")
-        console.print(f"[green]ok[/green]: {checked.blocks} blocks linked; the latest "
-                      f"{checked.latest_blocks} blocks' {checked.latest_transactions} "
-                      f"transactions, their history and the money totals checked in "
+        console.print(f"[green]ok[/green]: {checked.blocks} blocks linked; latest blocks "
+                      f"read: {checked.latest_blocks} ({checked.latest_transactions} "
+                      f"transactions), with their history; money totals; in "
                       f"{checked.elapsed_s:.2f} s (nothing re-executed: `lien verify` without "
                       "--quick does)")
         return
