@@ -230,7 +230,7 @@ def quick_checked(demo_chain: Chain, tmp_path_factory: pytest.TempPathFactory
 
 def test_the_whole_demo_chain_is_inside_the_window(demo_chain: Chain) -> None:
     report = _check(demo_chain.path)
-    print(f"\nquick check of the demo chain: {report.blocks} headers, {report.latest_blocks} "
+    print(f"\nquick check of the demo chain: {report.blocks} blocks linked, {report.latest_blocks} "
           f"blocks' {report.latest_transactions} transactions, {report.elapsed_s * 1000:.1f} ms")
     assert report.ok, report
     assert report.blocks == report.latest_blocks == demo_chain.last_height
