@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,10 +60,12 @@ class Server:
     """``lien serve --dir DIR --port PORT`` as a child process (also a context manager)."""
 
     def __init__(self, path: Path, port: int | None = None, log_file: Path | None = None,
-                 open_files: int | None = None) -> None:
-        """``open_files``: the child's RLIMIT_NOFILE (as ``ulimit -n``), else the test's."""
+                 open_files: int | None = None, args: Sequence[str] = ()) -> None:
+        """``open_files``: the child's RLIMIT_NOFILE (as ``ulimit -n``), else the test's;
+        ``args``: more options of ``lien serve``."""
         self.path = path
         self.open_files = open_files
+        self.args = tuple(args)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
@@ -85,7 +87,7 @@ class Server:
             log.write(f"\n---- start {self.starts} ----\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port)],
+                [LIEN, "serve", "--dir", str(self.path), "--port", str(self.port), *self.args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=CLI_ENV,
                 preexec_fn=None if self.open_files is None else self.limit_open_files,
             )

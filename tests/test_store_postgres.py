@@ -2,50 +2,32 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from lien.ledger import check_all_invariants
 from lien.node.genesis import make_genesis
+from lien.node.integrity import quick_check
 from lien.node.node import Node, wall_clock_ms
 from lien.node.verify import verify_store
 from lien.store import Profile, Store, StoreError, migrate
 from lien.wallet import Member, TxMaker
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-
-
-OPENED: list[Store] = []
-
-
-def _store(url: str) -> Store:
-    store = Store(url)
-    OPENED.append(store)
-    return store
+from pg_support import fresh_database, pg_store
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    name = f"lien_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        while OPENED:
-            OPENED.pop().dispose()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 def _chain_with_payments(url: str) -> tuple[Store, list[str]]:
     genesis = make_genesis("lien-pg", wall_clock_ms())
-    store = _store(url)
+    store = pg_store(url)
     store.create(genesis.config)
     node = Node(store, validator_key=genesis.validator)
     node.start()
@@ -79,7 +61,7 @@ def test_node_commits_and_verifies_on_postgres(pg_url: str) -> None:
 def test_restart_on_postgres_keeps_state_and_history(pg_url: str) -> None:
     store, _ = _chain_with_payments(pg_url)
     before = store.load_state()
-    again = _store(pg_url)
+    again = pg_store(pg_url)
     after = again.load_state()
     assert after.all_lines() == before.all_lines()
     assert after.state_root == before.state_root
@@ -113,6 +95,30 @@ def test_verify_checks_rows_in_worker_processes_on_postgres(pg_url: str) -> None
     assert "bad signature" in report.problem
 
 
+def test_the_start_up_check_on_postgres(pg_url: str) -> None:
+    """Its database-side reads (block links, history entries, sums) as on SQLite: a chain
+    passes; two block rows swapped, then a balance changed, are named."""
+    store, _ = _chain_with_payments(pg_url)
+    report = quick_check(store)
+    assert report.ok and report.blocks == report.latest_blocks > 2, report
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE blocks SET height = -1 WHERE height = 2")
+        conn.exec_driver_sql("UPDATE blocks SET height = 2 WHERE height = 3")
+        conn.exec_driver_sql("UPDATE blocks SET height = 3 WHERE height = -1")
+    swapped = quick_check(store)
+    assert (swapped.check, swapped.height) == ("header chain", 2), swapped
+    assert "block 2: prev does not link to block 1's hash" in swapped.problem
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE blocks SET height = -1 WHERE height = 2")
+        conn.exec_driver_sql("UPDATE blocks SET height = 2 WHERE height = 3")
+        conn.exec_driver_sql("UPDATE blocks SET height = 3 WHERE height = -1")
+        conn.exec_driver_sql("UPDATE memberships SET credit = credit + 1 WHERE account = "
+                             "(SELECT account FROM memberships ORDER BY account LIMIT 1)")
+    changed = quick_check(store)
+    assert changed.check == "money totals", changed
+    assert "mutual credit of LIEN sums to 1, not 0" in changed.problem
+
+
 def _drift(store: Store) -> list[object]:
     with store.engine.connect() as conn:
         return list(compare_metadata(MigrationContext.configure(conn), migrate.target_metadata()))
@@ -135,7 +141,7 @@ def test_a_database_from_before_migrations_is_upgraded_on_postgres(pg_url: str) 
         conn.exec_driver_sql("DROP TABLE personal_profiles")
         conn.exec_driver_sql("ALTER TABLE transactions DROP COLUMN expires")
     assert _drift(store) != []
-    again = _store(pg_url)
+    again = pg_store(pg_url)
     assert again.upgrade() == ("0001", migrate.HEAD)
     assert _drift(again) == []
     after = again.load_state()
@@ -155,7 +161,7 @@ def test_a_newer_database_is_refused_on_postgres(pg_url: str) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="revision 9999, which this version of lien does not"):
-        _store(pg_url).upgrade()
+        pg_store(pg_url).upgrade()
 
 
 def test_personal_data_is_erased_per_member_on_postgres(pg_url: str) -> None:

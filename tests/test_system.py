@@ -17,7 +17,8 @@
    and changes nothing.
 
 No mocks, no skips, no sleeps used as synchronisation (``poll`` waits for a condition with a
-deadline; the only timed wait picks a random moment to kill). Helpers: ``system_support.py``.
+deadline; the only timed wait picks a random moment to kill). Helpers: ``system_support.py``,
+``tampering_support.py`` (the tampering cases).
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,253 +51,20 @@ from system_support import (
     assert_money_invariants,
     balances,
     database,
-    flip_byte,
-    init_demo,
     lien,
     post_tx,
     snapshot,
     verify,
 )
+from tampering_support import TAMPERING, Chain, demo_chain_at
 
 pytestmark = pytest.mark.slow
 
 
 # == 1. tampering ===================================================================================
-@dataclass(frozen=True)
-class Chain:
-    """Where to strike in the demo chain, read once from the untouched database."""
-
-    path: Path
-    #: an executed payment (type transfer, result ok) in the middle of the chain
-    pay_seq: int
-    pay_id: str
-    pay_height: int
-    pay_body: bytes
-    pay_result: str
-    #: a payment the ledger refused for lack of money
-    refused_seq: int
-    refused_id: str
-    #: a block with transactions that is neither the first nor the last
-    middle_height: int
-    last_height: int
-    last_seq: int
-    #: a member holding nantie; the largest debtor and creditor in mutual credit
-    rich_account: str
-    debtor_account: str
-    creditor_account: str
-
-
 @pytest.fixture(scope="module")
 def demo_chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
-    path = tmp_path_factory.mktemp("tamper") / "demo"
-    init_demo(path)
-    with database(path) as conn:
-        transfers = conn.execute(
-            "SELECT seq, lower(hex(id)), height, body, result FROM transactions "
-            "WHERE CAST(body AS TEXT) LIKE '%\"type\":\"transfer\"%' ORDER BY seq"
-        ).fetchall()
-        paid = [t for t in transfers if t[4].startswith('{"code":"ok"')]
-        refused = [t for t in transfers if t[4] == '{"code":"insufficient_funds"}']
-        heights = [h for (h,) in conn.execute(
-            "SELECT height FROM blocks WHERE tx_count > 0 ORDER BY height")]
-        last_height, last_seq = conn.execute(
-            "SELECT height, first_seq + tx_count - 1 FROM blocks ORDER BY height DESC LIMIT 1"
-        ).fetchone()
-        (rich,) = conn.execute("SELECT account FROM memberships WHERE nantie > 0 "
-                               "ORDER BY nantie DESC LIMIT 1").fetchone()
-        (debtor,) = conn.execute("SELECT account FROM memberships WHERE credit < 0 "
-                                 "ORDER BY credit LIMIT 1").fetchone()
-        (creditor,) = conn.execute("SELECT account FROM memberships WHERE credit > 0 "
-                                   "ORDER BY credit DESC LIMIT 1").fetchone()
-    assert len(paid) > 20 and refused and len(heights) >= 4, "the demo history is too small"
-    pay, no = paid[len(paid) // 2], refused[len(refused) // 2]
-    return Chain(path, pay[0], pay[1], pay[2], pay[3], pay[4], no[0], no[1],
-                 heights[len(heights) // 2], last_height, last_seq, rich, debtor, creditor)
-
-
-def _block(height: int) -> str:
-    return rf"\bblock {height}\b"
-
-
-def _seq(seq: int) -> str:
-    return rf"\bseq {seq}\b"
-
-
-def _amount_digit(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """One digit of a payment's amount, in the stored canonical body."""
-    match = re.search(rb'"amount":(\d+)', c.pay_body)
-    assert match is not None
-    at = match.end(1) - 1  # the units digit: the body stays valid canonical JSON
-    body = bytearray(c.pay_body)
-    body[at] = ord("0") + (body[at] - ord("0") + 1) % 10
-    conn.execute("UPDATE transactions SET body = ? WHERE seq = ?", (bytes(body), c.pay_seq))
-    return [_block(c.pay_height), _seq(c.pay_seq)]
-
-
-def _nantie_balance(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    conn.execute("UPDATE memberships SET nantie = nantie + 1 WHERE account = ?",
-                 (c.rich_account,))
-    return [re.escape(c.rich_account)]
-
-
-def _credit_moved_zero_sum(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """Credit moved between two members so that every sum still holds: only a record-by-
-    record comparison with re-execution can see it."""
-    conn.execute("UPDATE memberships SET credit = credit + 100 WHERE account = ?",
-                 (c.debtor_account,))
-    conn.execute("UPDATE memberships SET credit = credit - 100 WHERE account = ?",
-                 (c.creditor_account,))
-    return [f"({re.escape(c.debtor_account)}|{re.escape(c.creditor_account)})"]
-
-
-def _header_blob(column: str) -> Callable[[Chain, sqlite3.Connection], list[str]]:
-    def tamper(c: Chain, conn: sqlite3.Connection) -> list[str]:
-        flip_byte(conn, "blocks", column, "height = ?", (c.middle_height,), 7)
-        return [_block(c.middle_height)]
-
-    tamper.__doc__ = f"One bit of a block's {column}."
-    return tamper
-
-
-def _header_time(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    conn.execute("UPDATE blocks SET time_ms = time_ms + 1 WHERE height = ?", (c.middle_height,))
-    return [_block(c.middle_height)]
-
-
-def _result_digit(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """The recorded split of an executed payment, one digit changed."""
-    match = re.search(r'"nantie":(\d+)', c.pay_result) or re.search(r'"credit":(\d+)',
-                                                                     c.pay_result)
-    assert match is not None
-    at = match.end(1) - 1
-    digit = str((int(c.pay_result[at]) + 1) % 10)
-    result = c.pay_result[:at] + digit + c.pay_result[at + 1:]
-    conn.execute("UPDATE transactions SET result = ? WHERE seq = ?", (result, c.pay_seq))
-    return [c.pay_id]
-
-
-def _refusal_made_ok(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A payment refused for lack of money recorded as if it had gone through."""
-    conn.execute("UPDATE transactions SET result = ? WHERE seq = ?", ('{"code":"ok"}',
-                                                                      c.refused_seq))
-    return [c.refused_id]
-
-
-def _block_signature(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """One bit of the validator's signature in a block's certificate (key: 32 bytes, sig: 64)."""
-    flip_byte(conn, "blocks", "signatures", "height = ?", (c.middle_height,), 32 + 20)
-    return [_block(c.middle_height)]
-
-
-def _tx_signature(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    flip_byte(conn, "transactions", "signatures", "seq = ?", (c.pay_seq,), 32 + 20)
-    return [_block(c.pay_height), c.pay_id]
-
-
-def _delete_tx(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A payment removed from the middle of a block."""
-    assert conn.execute("DELETE FROM transactions WHERE seq = ?", (c.pay_seq,)).rowcount == 1
-    return [_block(c.pay_height), _seq(c.pay_seq)]
-
-
-def _delete_last_tx(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """The very last transaction of the chain removed: nothing follows it to betray it."""
-    assert conn.execute("DELETE FROM transactions WHERE seq = ?", (c.last_seq,)).rowcount == 1
-    return [_block(c.last_height)]
-
-
-def _delete_block(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    conn.execute("DELETE FROM blocks WHERE height = ?", (c.middle_height,))
-    return [rf"\bblock {c.middle_height + 1}\b"]
-
-
-def _tx_height(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A payment filed under another block: its status and receipt would point there."""
-    conn.execute("UPDATE transactions SET height = 1 WHERE seq = ?", (c.pay_seq,))
-    return [_block(c.pay_height), _seq(c.pay_seq)]
-
-
-def _first_seq(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A block's first seq shifted: its receipts would prove the neighbour's transactions."""
-    conn.execute("UPDATE blocks SET first_seq = first_seq + 1 WHERE height = ?",
-                 (c.last_height,))
-    return [_block(c.last_height)]
-
-
-def _extra_transaction(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A forged row after the last block, as if executed in it: the API would call it final."""
-    conn.execute(
-        "INSERT INTO transactions (seq, id, height, body, signatures, result, expires) "
-        "SELECT ?, randomblob(32), ?, body, signatures, result, expires FROM transactions "
-        "WHERE seq = ?",
-        (c.last_seq + 1, c.last_height, c.pay_seq),
-    )
-    return [_seq(c.last_seq + 1)]
-
-
-def _posting_deleted(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A payment removed from its payer's history (relevé) — the chain itself untouched."""
-    payer = json.loads(c.pay_body)["from"]
-    assert conn.execute("DELETE FROM postings WHERE account = ? AND seq = ?",
-                        (payer, c.pay_seq)).rowcount == 1
-    return [_seq(c.pay_seq)]
-
-
-def _posting_added(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """Someone else's payment shown in a member's history."""
-    assert conn.execute(
-        "INSERT INTO postings (account, seq) SELECT id, ? FROM accounts WHERE id NOT IN "
-        "(SELECT account FROM postings WHERE seq = ?) ORDER BY id LIMIT 1",
-        (c.pay_seq, c.pay_seq),
-    ).rowcount == 1
-    return [_seq(c.pay_seq)]
-
-
-def _tx_expires(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """A payment's stored expiry moved: a restart would forget its id early (a replay)."""
-    conn.execute("UPDATE transactions SET expires = expires - 1 WHERE seq = ?", (c.pay_seq,))
-    return [_block(c.pay_height), _seq(c.pay_seq), "expir"]
-
-
-def _result_not_utf8(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    """One byte of a result made 0xFF: the stored text is no longer UTF-8 (a bad sector)."""
-    damaged = c.pay_result.encode().replace(b"ok", b"o\xff", 1)
-    conn.execute("UPDATE transactions SET result = CAST(? AS TEXT) WHERE seq = ?",
-                 (damaged, c.pay_seq))
-    return ["result"]
-
-
-TAMPERING: dict[str, Callable[[Chain, sqlite3.Connection], list[str]]] = {
-    # (a) a transaction body
-    "body-amount-digit": _amount_digit,
-    # (b) a stored balance
-    "balance-nantie": _nantie_balance,
-    "balance-credit-zero-sum": _credit_moved_zero_sum,
-    # (c) a block header
-    "header-tx_root": _header_blob("tx_root"),
-    "header-state_root": _header_blob("state_root"),
-    "header-prev": _header_blob("prev"),
-    "header-hash": _header_blob("hash"),
-    "header-time_ms": _header_time,
-    # (d) a transaction's result
-    "result-digit": _result_digit,
-    "result-refusal-made-ok": _refusal_made_ok,
-    # (e) signatures
-    "block-signature": _block_signature,
-    "tx-signature": _tx_signature,
-    # (f) deleted rows
-    "delete-transaction": _delete_tx,
-    "delete-last-transaction": _delete_last_tx,
-    "delete-block": _delete_block,
-    # stored values that re-executing the transactions does not read
-    "tx-height": _tx_height,
-    "tx-expires": _tx_expires,
-    "block-first_seq": _first_seq,
-    "extra-transaction-row": _extra_transaction,
-    "history-posting-deleted": _posting_deleted,
-    "history-posting-added": _posting_added,
-    "result-not-utf8": _result_not_utf8,
-}
+    return demo_chain_at(tmp_path_factory.mktemp("tamper") / "demo")
 
 
 @pytest.fixture(scope="module")

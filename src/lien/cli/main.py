@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from . import wallet
@@ -86,16 +87,30 @@ def serve(
     dir: Path = DirOption,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    check_blocks: int = typer.Option(
+        64, "--check-blocks", min=1,
+        help="Blocks whose headers, transactions and history the start-up check reads (at "
+        "most a full block's worth of transactions, 5,000; every block's link is checked)."),
+    verify_in_background: bool = typer.Option(
+        True, "--verify-in-background/--no-verify-in-background",
+        help="Also re-verify the whole chain in a low-priority child process once started; "
+        "the node halts if that fails."),
 ) -> None:
     """Run the node: its HTTP API (/api/v1) and block production. Ctrl-C (SIGINT) or SIGTERM
     stops it cleanly: exit 0, or 4 if the node had halted. Connection limits (timeouts, most
     connections and event streams, request sizes) are the [http] table of DIR/node.toml.
 
+    It first runs a quick check of its database (every block's link, the latest blocks'
+    headers, rows and history, the money totals) and refuses to start, with exit 3 naming what
+    failed, if it fails; `lien verify` then checks everything.
+
     Example: lien serve --dir var/demo --port 8000
     """
     import signal
 
+    from ..node.integrity import BackgroundVerification, ChainDamaged, StartupCheck
     from ..node.setup import NodeDir, SetupError, open_node
+    from ..node.verify import VerifyReport
     from ..store import StoreError
     from ..web.api import ApiSettings, create_app
     from ..web.connections import HttpLimits
@@ -112,11 +127,26 @@ def serve(
     try:
         # The state loads in the node's block loop: the API answers queries at once from the
         # store; submissions wait for the state (their signers are checked against it).
-        node = open_node(dir, load_in_background=True)
+        node = open_node(dir, load_in_background=True,
+                         startup_check=StartupCheck(latest_blocks=check_blocks))
+    except ChainDamaged as exc:
+        fail(EXIT_VERIFY, f"refusing to start: {exc}. Run `lien verify --dir {dir}` to verify "
+                          "the whole chain (docs/operations.md)")
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
     app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max))
     server = make_server(app, host, port, limits=http, loop="uvloop")
+
+    def verified(report: VerifyReport) -> None:
+        if report.ok:
+            console.print(f"Vérification complète en arrière-plan : ok ({report.blocks} blocs, "
+                          f"{report.transactions} transactions)")
+        else:
+            err.print(f"[red]error:[/red] la vérification complète a échoué, nœud arrêté : "
+                      f"{escape(report.problem)} — lancez `lien verify --dir {dir}`")
+
+    background = (BackgroundVerification(NodeDir(dir).database_url, node.halt, verified)
+                  if verify_in_background else None)
 
     # uvicorn shuts down gracefully on these signals, then re-raises them to the handlers it
     # found: Python's would turn that into exit 130 (SIGINT) or kill the process before the
@@ -128,12 +158,16 @@ def serve(
     previous = {sig: signal.signal(sig, stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         node.start()
+        if background is not None:
+            background.start()
         _print_logins(dir)
         console.print(f"Nœud de la chaîne [bold]{node.chain_id}[/bold] "
                       f"(hauteur {node.summary.height}) : "
                       f"http://{host}:{port}/ — API http://{host}:{port}/api/v1/docs")
         server.run()
     finally:
+        if background is not None:
+            background.stop()
         node.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -143,13 +177,18 @@ def serve(
 
 
 @app.command()
-def verify(dir: Path = DirOption) -> None:
+def verify(
+    dir: Path = DirOption,
+    quick: bool = typer.Option(
+        False, "--quick", help="Only the start-up check of `lien serve`: every block's link, "
+        "the latest blocks' transactions and history, the money totals (docs/operations.md)."),
+) -> None:
     """Re-execute the chain from genesis: every signature, hash, result and state commitment,
     and compare the stored state. Exits 3 naming the first bad block or altered record.
 
     Example: lien verify --dir var/demo
     """
-    from ..node.setup import SetupError, check_signing_record, open_store
+    from ..node.setup import SetupError, check_node, check_signing_record, open_store
     from ..node.verify import verify_store
     from ..store import StoreError
 
@@ -158,6 +197,16 @@ def verify(dir: Path = DirOption) -> None:
         last = store.last_block()
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
+    if quick:
+        checked = check_node(dir, store)
+        if not checked.ok:
+            fail(EXIT_VERIFY, f"start-up check failed ({checked.check}): {checked.problem}")
+        console.print(f"[green]ok[/green]: {checked.blocks} blocks linked; latest blocks "
+                      f"read: {checked.latest_blocks} ({checked.latest_transactions} "
+                      f"transactions), with their history; money totals; in "
+                      f"{checked.elapsed_s:.2f} s (nothing re-executed: `lien verify` without "
+                      "--quick does)")
+        return
     total = last.first_seq + last.header.tx_count if last else 0
     with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} tx"),
                   TimeRemainingColumn(), console=err, transient=True) as progress:

@@ -366,6 +366,11 @@ class Node:
 
         return run
 
+    def halt(self, reason: BaseException) -> None:
+        """Halt from outside the node's threads, as a broken invariant does (a failed
+        background verification: ``integrity.BackgroundVerification``)."""
+        self._halt(reason)
+
     def _halt(self, exc: BaseException) -> None:
         """Stop loudly: nothing more is admitted or committed; every waiter is told."""
         if self.failure is None:

@@ -31,9 +31,10 @@ import nacl.signing
 from ..ledger import Tx, limits
 from ..ledger.crypto import signing_key_from_seed
 from ..ledger.fields import CHAIN_NAME_RE
-from ..store import Store, StoreError
+from ..store import NodeStore, Store, StoreError
 from ..wallet import Member, TxMaker, keystore
 from .genesis import Genesis, make_genesis
+from .integrity import ChainDamaged, CheckReport, StartupCheck, quick_check
 from .node import Node, NodeSettings, wall_clock_ms
 from .signing import SigningRecord, SigningRefused
 
@@ -98,16 +99,41 @@ def open_store(path: Path) -> Store:
 
 def open_node(path: Path, settings: NodeSettings | None = None,
               clock: Callable[[], int] = wall_clock_ms,
-              load_in_background: bool = False) -> Node:
+              load_in_background: bool = False,
+              startup_check: StartupCheck | None = None) -> Node:
+    """The node of directory ``path``. ``startup_check``: first run ``integrity.quick_check``
+    on its database and raise ``ChainDamaged`` (naming what failed) if it fails."""
     node_dir = NodeDir(path)
     store = open_store(path)
     try:
+        if startup_check is not None:
+            # On its own read-only connections, closed after: their page cache is not the node's.
+            checked = Store(store.url, read_only=True)
+            try:
+                report = check_node(path, checked, startup_check)
+            finally:
+                checked.dispose()
+            if not report.ok:
+                raise ChainDamaged(f"the start-up check failed ({report.check}): "
+                                   f"{report.problem}")
         return Node(store, validator_key=node_dir.validator_key(), settings=settings,
                     clock=clock, signing_record=node_dir.signing_record,
                     load_in_background=load_in_background)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None
+    except BaseException:
+        store.dispose()
+        raise
+
+
+def check_node(path: Path, store: NodeStore, settings: StartupCheck | None = None
+               ) -> CheckReport:
+    """``integrity.quick_check`` of the node in ``path``, told what its validator signed."""
+    node_dir = NodeDir(path)
+    chain_id = str(node_dir.settings()["chain_id"])
+    signed = SigningRecord(node_dir.signing_record, chain_id).last.height
+    return quick_check(store, settings, signed_height=signed)
 
 
 def check_signing_record(path: Path, height: int, block_hash: str) -> None:

@@ -5,6 +5,9 @@ every signature verifies; re-execution includes every stored transaction and giv
 results; the recomputed tx_root, state_root and hash equal the stored ones; the certificate
 holds signatures of more than 2/3 of the validators. At the end, the stored state tables must
 equal the re-executed state record for record. The first problem is reported by name.
+
+The checks of one block's link, rows, hash, certificate and history entries are also what the
+start-up check (``integrity``) applies to the latest blocks without re-executing them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -44,7 +47,7 @@ Row = tuple[int, str, bytes, bytes]  #: (seq, id, body, signatures) as stored
 Problems = dict[int, str]  #: seq -> what is wrong with that row (good rows are absent)
 
 
-def _check_rows(rows: list[Row]) -> Problems:
+def row_problems(rows: list[Row]) -> Problems:
     """Each row parses strictly, is canonical, hashes to its id and carries valid signatures."""
     problems: Problems = {}
     for seq, tx_id, body, signatures in rows:
@@ -54,7 +57,7 @@ def _check_rows(rows: list[Row]) -> Problems:
             problems[seq] = f"transaction seq {seq} is unreadable ({exc})"
             continue
         if tx.id != tx_id:
-            problems[seq] = f"transaction seq {seq}: body does not hash to its id {tx_id}"
+            problems[seq] = unhashed_message(seq, tx_id)
         elif tx.body_bytes != body:
             problems[seq] = f"transaction {tx_id} (seq {seq}): body is not canonical"
         elif not signatures_valid(tx):
@@ -62,7 +65,11 @@ def _check_rows(rows: list[Row]) -> Problems:
     return problems
 
 
-def _checked_tx(raw: RawTx) -> Tx:
+def unhashed_message(seq: int, tx_id: str) -> str:
+    return f"transaction seq {seq}: body does not hash to its id {tx_id}"
+
+
+def checked_tx(raw: RawTx) -> Tx:
     """A row a worker has checked: rebuilt without checking it all again."""
     signatures = tuple(Signature(k, s) for k, s in unpack_signatures(raw.signatures))
     return Tx(raw.id, json.loads(raw.body), raw.body, signatures)
@@ -81,17 +88,17 @@ def _done(problems: Problems) -> Future[Problems]:
 
 
 def _verified_chunks(
-    store: ChainStore, pool: Executor | None
+    store: ChainStore, pool: Executor | None, through: int
 ) -> Iterator[tuple[StoredBlock, list[RawTx], list[Tx | str]]]:
-    """Blocks with their transactions, checked by worker processes a few groups ahead of
-    execution (signature checks are most of the work: they run on every core). Without a
-    pool, rows are checked here."""
+    """Blocks up to height ``through`` with their transactions, checked by worker processes a
+    few groups ahead of execution (signature checks are most of the work: they run on every
+    core). Without a pool, rows are checked here."""
     in_flight: list[tuple[list[tuple[StoredBlock, list[RawTx]]], Future[Problems]]] = []
     group: list[tuple[StoredBlock, list[RawTx]]] = []
 
     def submit() -> None:
         rows = [(r.seq, r.id, r.body, r.signatures) for _, raws in group for r in raws]
-        future = pool.submit(_check_rows, rows) if pool is not None else _done(_check_rows(rows))
+        future = pool.submit(row_problems, rows) if pool is not None else _done(row_problems(rows))
         in_flight.append((list(group), future))
         group.clear()
 
@@ -100,11 +107,11 @@ def _verified_chunks(
         problems = future.result()
         for block, raws in blocks:
             checked: list[Tx | str] = [
-                problems.get(raw.seq) or _checked_tx(raw) for raw in raws
+                problems.get(raw.seq) or checked_tx(raw) for raw in raws
             ]
             yield block, raws, checked
 
-    for block, raws in store.iter_blocks():
+    for block, raws in store.iter_blocks(through=through):
         group.append((block, raws))
         if sum(len(r) for _, r in group) >= GROUP_TRANSACTIONS:
             submit()
@@ -120,16 +127,24 @@ def verify_store(
     store: ChainStore,
     progress: Callable[[int], None] | None = None,
     processes: bool | None = None,
+    live: bool = False,
 ) -> VerifyReport:
     """Verify ``store`` from genesis. ``processes``: check rows in worker processes (None:
-    when the chain has at least PROCESS_POOL_MIN_TRANSACTIONS transactions)."""
+    when the chain has at least PROCESS_POOL_MIN_TRANSACTIONS transactions).
+
+    The chain verified is the one the database holds when verification begins: its last
+    block and its state records are read in one snapshot. ``live``: a node is running on
+    the database (``lien serve``'s background verification) and commits blocks meanwhile, so
+    the rows after that last block are not looked at (a quiet database: ``lien verify``
+    looks for rows outside every block too)."""
     blocks = transactions = 0
     try:
         config = store.config()
         state = State(config)
         validators = ValidatorSet(config.validators)
         prev = config.genesis_root().hex()
-        last = store.last_block()
+        last, stored_lines = store.state_snapshot()
+        through = last.header.height if last else 0
         total = last.first_seq + last.header.tx_count if last else 0
         pool: Executor | None = None
         if processes if processes is not None else total >= PROCESS_POOL_MIN_TRANSACTIONS:
@@ -137,7 +152,7 @@ def verify_store(
                                        mp_context=multiprocessing.get_context("fork"))
         postings = _Postings(store.iter_postings())
         try:
-            for block, txs, valid in _verified_chunks(store, pool):
+            for block, txs, valid in _verified_chunks(store, pool, through):
                 stored = postings.before(transactions + len(txs))
                 _verify_block(state, validators, prev, transactions, block, txs, valid, stored)
                 prev = block.header.hash
@@ -145,16 +160,14 @@ def verify_store(
                 transactions += len(txs)
                 if progress is not None:
                     progress(len(txs))
+            if not live:
+                _check_nothing_after(store, transactions, postings)
         finally:
+            postings.close()
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        if stray := store.stray_transactions(transactions):
-            raise Problem(f"transaction seq {stray[0]} is stored outside every block")
-        if (stray_posting := postings.next()) is not None:
-            seq, account = stray_posting
-            raise Problem(f"history of account {account} lists seq {seq}, which is in no block")
         check_all_invariants(state)
-        _compare_state(state, store)
+        _compare_state(state, stored_lines)
     except Problem as problem:
         return VerifyReport(False, blocks, transactions, str(problem), problem.height)
     except StoreError as exc:
@@ -162,6 +175,78 @@ def verify_store(
     except InvariantBroken as exc:
         return VerifyReport(False, blocks, transactions, f"invariant broken: {exc}", blocks + 1)
     return VerifyReport(True, blocks, transactions)
+
+
+def _check_nothing_after(store: ChainStore, end: int, postings: _Postings) -> None:
+    """No transaction row, no history entry outside the blocks (seqs 0 .. end - 1)."""
+    if stray := store.stray_transactions(end):
+        raise Problem(stray_message(stray[0]))
+    if (stray_posting := postings.next()) is not None:
+        seq, account = stray_posting
+        raise Problem(f"history of account {account} lists seq {seq}, which is in no block")
+
+
+def stray_message(seq: int) -> str:
+    return f"transaction seq {seq} is stored outside every block"
+
+
+def check_link(block: StoredBlock, height: int, prev: str, first_seq: int) -> None:
+    """``block`` follows the block before it: the next height, linked to that block's hash,
+    its transactions numbered on from that block's."""
+    h = block.header.height
+    if h != height:
+        raise Problem(f"block {h}: expected height {height}", h)
+    if block.header.prev != prev:
+        raise Problem(f"block {h}: prev does not link to block {h - 1}'s hash", h)
+    if block.first_seq != first_seq:
+        raise Problem(f"block {h}: first_seq is {block.first_seq}, expected {first_seq}", h)
+
+
+def check_numbering(block: StoredBlock, stored: list[RawTx]) -> None:
+    """The rows stored for ``block`` are numbered from its first seq, filed under its height,
+    and as many as its header counts."""
+    h, first_seq = block.header.height, block.first_seq
+    # The rows' own seq and height are what status, history and receipts read: check them
+    # first, so that a missing row is named rather than only counted.
+    for i, s in enumerate(stored):
+        if s.seq != first_seq + i:
+            raise Problem(f"block {h}: transaction seq {first_seq + i} is missing", h)
+        if s.height != h:
+            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored under "
+                          f"height {s.height}", h)
+    if len(stored) != block.header.tx_count:
+        missing = first_seq + len(stored)
+        raise Problem(f"block {h}: holds {len(stored)} transactions, header says "
+                      f"{block.header.tx_count} (transaction seq {missing} is missing)", h)
+
+
+def check_contents(block: StoredBlock, stored: list[RawTx], checked: list[Tx | str]
+                   ) -> list[Tx]:
+    """Each row is readable (``checked``: its transaction, or what is wrong with it) and
+    stored with the expiry its body says. Returns the transactions."""
+    h = block.header.height
+    txs: list[Tx] = []
+    for s, item in zip(stored, checked, strict=True):
+        if isinstance(item, str):
+            raise Problem(f"block {h}: {item}", h)
+        if s.expires != item.body["expires"]:  # what a restart's replay memory is made of
+            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored with expiry "
+                          f"{s.expires} but its body says {item.body['expires']}", h)
+        txs.append(item)
+    return txs
+
+
+def check_hash(block: StoredBlock, header_hash: str) -> None:
+    """The stored hash column is the hash of the header (re-executed, or as stored)."""
+    if block.stored_hash is not None and block.stored_hash != header_hash:
+        h = block.header.height
+        raise Problem(f"block {h}: stored hash differs from the header's hash", h)
+
+
+def check_certificate(validators: ValidatorSet, block: StoredBlock, header_hash: str) -> None:
+    if not validators.is_final(header_hash, block.signatures):
+        h = block.header.height
+        raise Problem(f"block {h}: fewer than 2/3 of the validators signed it", h)
 
 
 def _verify_block(
@@ -175,32 +260,9 @@ def _verify_block(
     postings: list[tuple[int, str]],
 ) -> None:
     h = block.header.height
-    if h != state.height + 1:
-        raise Problem(f"block {h}: expected height {state.height + 1}", h)
-    if block.header.prev != prev:
-        raise Problem(f"block {h}: prev does not link to block {h - 1}'s hash", h)
-    if block.first_seq != first_seq:
-        raise Problem(f"block {h}: first_seq is {block.first_seq}, expected {first_seq}", h)
-    # The rows' own seq and height are what status, history and receipts read: check them
-    # first, so that a missing row is named rather than only counted.
-    for i, s in enumerate(stored):
-        if s.seq != first_seq + i:
-            raise Problem(f"block {h}: transaction seq {first_seq + i} is missing", h)
-        if s.height != h:
-            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored under "
-                          f"height {s.height}", h)
-    if len(stored) != block.header.tx_count:
-        missing = first_seq + len(stored)
-        raise Problem(f"block {h}: holds {len(stored)} transactions, header says "
-                      f"{block.header.tx_count} (transaction seq {missing} is missing)", h)
-    txs: list[Tx] = []
-    for s, item in zip(stored, checked, strict=True):
-        if isinstance(item, str):
-            raise Problem(f"block {h}: {item}", h)
-        if s.expires != item.body["expires"]:  # what a restart's replay memory is made of
-            raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) is stored with expiry "
-                          f"{s.expires} but its body says {item.body['expires']}", h)
-        txs.append(item)
+    check_link(block, state.height + 1, prev, first_seq)
+    check_numbering(block, stored)
+    txs = check_contents(block, stored, checked)
     try:
         outcome = apply_block(state, txs, block.header.time_ms)
     except ValueError as exc:
@@ -208,7 +270,7 @@ def _verify_block(
     if outcome.dropped:
         tx, error = outcome.dropped[0]
         raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
-    _verify_postings(h, first_seq, outcome.touched, postings)
+    check_postings(h, first_seq, outcome.touched, postings)
     for s, result in zip(stored, outcome.results, strict=True):
         if s.result != result.encoded.decode():
             raise Problem(f"block {h}: transaction {s.id} (seq {s.seq}) stored result "
@@ -218,19 +280,20 @@ def _verify_block(
     for name in ("time_ms", "tx_count", "tx_root", "state_root"):
         if getattr(header, name) != getattr(block.header, name):
             raise Problem(f"block {h}: {name} differs from re-execution", h)
-    stored_hash = block.stored_hash
-    if stored_hash is not None and stored_hash != header.hash:
-        raise Problem(f"block {h}: stored hash differs from the header's hash", h)
-    if not validators.is_final(header.hash, block.signatures):
-        raise Problem(f"block {h}: fewer than 2/3 of the validators signed it", h)
+    check_hash(block, header.hash)
+    check_certificate(validators, block, header.hash)
 
 
 class _Postings:
     """The sorted stream of stored history entries, taken block by block."""
 
-    def __init__(self, stream: Iterator[tuple[int, str]]) -> None:
+    def __init__(self, stream: Generator[tuple[int, str]]) -> None:
         self._stream = stream
         self._head = next(stream, None)
+
+    def close(self) -> None:
+        """End the stream's query (a live verification leaves the newer entries unread)."""
+        self._stream.close()
 
     def next(self) -> tuple[int, str] | None:
         head, self._head = self._head, next(self._stream, None)
@@ -243,9 +306,11 @@ class _Postings:
         return taken  # type: ignore[return-value]
 
 
-def _verify_postings(height: int, first_seq: int, touched: list[list[str]],
-                     stored: list[tuple[int, str]]) -> None:
-    """Each account's history (what statements are made of) lists exactly its transactions."""
+def check_postings(height: int, first_seq: int, touched: list[list[str]],
+                   stored: list[tuple[int, str]]) -> None:
+    """Each account's history (what statements are made of) lists exactly its transactions:
+    ``touched[i]``, the accounts transaction ``first_seq + i`` concerns; ``stored``, the sorted
+    (seq, account) entries of the block's seqs."""
     expected = sorted(
         (first_seq + i, account) for i, accounts in enumerate(touched) for account in accounts
     )
@@ -259,9 +324,9 @@ def _verify_postings(height: int, first_seq: int, touched: list[list[str]],
                   height)
 
 
-def _compare_state(state: State, store: ChainStore) -> None:
+def _compare_state(state: State, stored_lines: list[str]) -> None:
     computed = set(state.all_lines())
-    stored = set(store.stored_state_lines())
+    stored = set(stored_lines)
     if computed == stored:
         return
     altered = sorted(stored - computed) or sorted(computed - stored)

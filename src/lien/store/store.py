@@ -12,14 +12,15 @@ brings an older database to this code's revision and refuses a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -50,6 +51,10 @@ from .personal import PersonalData
 
 #: Ids looked up in one ``executed_ids`` query (well under SQLite's 32,766 parameters).
 executed_ids_per_query = 5000
+#: Transactions ``iter_blocks`` reads at once (at least one block's, whatever its size).
+iter_transactions_max = 10_000
+#: Accounts whose history entries one ``postings_of`` query reads.
+postings_accounts_per_query = 5000
 
 
 class StoreError(Exception):
@@ -102,8 +107,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """``read_only``: SQLite opens the file read-only — such a reader never checkpoints the
+    write-ahead log, not even as the last connection to close: it leaves the files as the
+    node wrote them (the background verification of a node that may be killed meanwhile)."""
     if url.startswith("sqlite"):
+        if read_only:
+            url = f"sqlite:///file:{make_url(url).database}?mode=ro&uri=true"
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -113,9 +123,11 @@ def make_engine(url: str) -> Engine:
 class Store:
     """Chain, state and node-local tables of one node, over one engine (``NodeStore``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        """``read_only``: for a reader that must leave the database as it is (``make_engine``);
+        only the chain's read methods are then available."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, read_only)
         self._insert = (sqlite if self.engine.dialect.name == "sqlite" else postgresql).insert
         self._chain_id: str | None = None
         #: the driver's placeholder, for the few statements sent to it directly
@@ -124,7 +136,7 @@ class Store:
         #: (``executed_ids``), outside the pool — a pooled checkout costs 4× the query
         database = self.engine.url.database
         self._sqlite_file = (database if self.engine.dialect.name == "sqlite" and database
-                             and database != ":memory:" else None)
+                             and database != ":memory:" and not read_only else None)
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -494,13 +506,22 @@ class Store:
             )
             return _account_from_row(row), [_membership_from_row(m) for m in members]
 
-    def iter_blocks(self, batch: int = 200) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
-        """Every block with its transactions, from height 1 (for ``verify`` and ``export``)."""
-        after = 0
-        while True:
-            chunk = self.blocks(after, batch)
+    def iter_blocks(self, batch: int = 200, after: int = 0, through: int | None = None
+                    ) -> Iterator[tuple[StoredBlock, list[RawTx]]]:
+        """The blocks above height ``after`` (up to ``through``, else the last) with their
+        transactions, as stored (for ``verify``, ``export`` and the start-up check). Read
+        ``batch`` blocks at a time, fewer when they hold more than ``iter_transactions_max``
+        transactions: memory stays bounded whatever the blocks' size."""
+        while through is None or after < through:
+            chunk = self.blocks(after, batch if through is None else min(batch, through - after))
             if not chunk:
                 return
+            transactions = 0
+            for i, block in enumerate(chunk):
+                transactions += block.header.tx_count
+                if i and transactions > iter_transactions_max:
+                    chunk = chunk[:i]
+                    break
             with self.engine.connect() as conn:
                 start = chunk[0].first_seq
                 end = chunk[-1].first_seq + chunk[-1].header.tx_count
@@ -527,31 +548,83 @@ class Store:
 
     def stray_transactions(self, end: int, limit: int = 10) -> list[int]:
         """Seqs of transaction rows outside 0..end-1, i.e. in no block (``verify``)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.transactions.c.seq)
-                .where((t.transactions.c.seq < 0) | (t.transactions.c.seq >= end))
-                .order_by(t.transactions.c.seq).limit(limit)
-            )
-            return [r.seq for r in rows]
+        seq = t.transactions.c.seq
+        with self.engine.connect() as conn:  # two ranges of the index (an OR scans it all)
+            return [r.seq for where in (seq < 0, seq >= end)
+                    for r in conn.execute(select(seq).where(where).order_by(seq).limit(limit))
+                    ][:limit]
 
-    def iter_postings(self, batch: int = 10_000) -> Iterator[tuple[int, str]]:
+    def iter_postings(self, batch: int = 10_000) -> Generator[tuple[int, str]]:
         """Every history entry (seq, account), in (seq, account) order: one sorted scan that
         ``verify`` walks alongside the blocks."""
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).exec_driver_sql(
-                "SELECT seq, account FROM postings ORDER BY seq, account"
-            )
-            for seq, account in result:
+        with self.engine.connect() as conn, conn.execution_options(
+            yield_per=batch
+        ).exec_driver_sql("SELECT seq, account FROM postings ORDER BY seq, account") as result:
+            for seq, account in result:  # (closed with the stream: a server-side cursor)
                 yield seq, account
 
     def stored_state_lines(self) -> list[str]:
         """The stored state as commitment lines (to compare with a re-executed state): the
         records only, without the replay memory ``load_state`` also rebuilds."""
+        return self.state_snapshot()[1]
+
+    def state_snapshot(self) -> tuple[StoredBlock | None, list[str]]:
+        """The last block and the stored state as of it (``stored_state_lines``), read in one
+        database snapshot: a node may commit blocks meanwhile (``verify`` of a running node)."""
         state = State(self.config())
-        with self.engine.connect() as conn:
+        with self._snapshot() as conn:
+            last = self._last_block(conn)
             self._load_records(conn, state)
-        return state.all_lines()
+        return last, state.all_lines()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A connection whose reads all see the database as of the first one."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # pysqlite opens none before a read
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def balance_sums(self) -> dict[str, tuple[int, int]]:
+        """Per currency, the sums of every member's (nantie, credit): one aggregate query, for
+        the start-up check of the money invariants without loading the state."""
+        with self.engine.connect() as conn:
+            rows = _driver_rows(conn, "SELECT currency, sum(nantie), sum(credit) "
+                                      "FROM memberships GROUP BY currency")
+        return {code: (int(nantie), int(credit)) for code, nantie, credit in rows}
+
+    def first_unlinked_block(self) -> tuple[int, int | None] | None:
+        """The lowest block above 1 whose row does not follow the row of the height before —
+        that row missing, or its stored hash not the block's ``prev``, or the block's first
+        seq not numbered on from it — with the height of the closest row before it. One pass
+        over the blocks' primary key in the database (the start-up check: every block, in
+        well under a microsecond each); None when every row follows."""
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT b.height, (SELECT max(height) FROM blocks WHERE height < b.height) "
+                "FROM blocks b LEFT JOIN blocks p ON p.height = b.height - 1 "
+                "WHERE b.height > 1 AND (p.height IS NULL OR b.prev != p.hash "
+                "OR b.first_seq != p.first_seq + p.tx_count) ORDER BY b.height LIMIT 1"
+            ).first()
+        return None if row is None else (int(row[0]), None if row[1] is None else int(row[1]))
+
+    def postings_of(self, accounts: Sequence[str], start: int) -> list[tuple[int, str]]:
+        """The history entries (seq, account) of ``accounts`` from seq ``start`` on, sorted:
+        one index range per account (entries are keyed by account, then seq)."""
+        found: list[tuple[int, str]] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(accounts), postings_accounts_per_query):
+                chunk = tuple(accounts[i : i + postings_accounts_per_query])
+                marks = ", ".join([self._mark] * len(chunk))
+                found += _driver_rows(
+                    conn, f"SELECT seq, account FROM postings WHERE account IN ({marks}) "
+                          f"AND seq >= {self._mark}", (*chunk, start))
+        return sorted((int(seq), account) for seq, account in found)
 
     def checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database file (before measuring its size)."""
