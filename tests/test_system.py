@@ -389,13 +389,14 @@ def test_kill_9_loses_no_accepted_payment_and_executes_none_twice(
     assert done.returncode == 0, done.message
 
 
+@pytest.mark.parametrize("loss", ["deleted", "truncated"])
 def test_a_lost_wal_is_refused_at_start_and_no_height_is_signed_twice(
-    demo_chain: Chain, tmp_path: Path
+    demo_chain: Chain, tmp_path: Path, loss: str
 ) -> None:
-    """kill -9, then the WAL file is lost (or a backup is restored without it): the database
-    silently ends blocks earlier than the validator signed. The node must refuse to start —
-    it would otherwise sign new, different blocks at heights it already signed — and
-    ``lien verify`` must fail, both saying why."""
+    """kill -9, then the WAL file is lost (or a backup is restored without it) or cut short
+    (a copy interrupted, a damaged disk): the database silently ends blocks earlier than the
+    validator signed. The node must refuse to start — it would otherwise sign new, different
+    blocks at heights it already signed — and ``lien verify`` must fail, both saying why."""
     path = _fresh_node(demo_chain, tmp_path)
     server = Server(path)
     server.start()
@@ -408,8 +409,12 @@ def test_a_lost_wal_is_refused_at_start_and_no_height_is_signed_twice(
         server.stop()
     signed = json.loads((path / "signing.json").read_text())["height"]
     # Not a byte of the database is read before the WAL goes: reading would fold it in.
-    for name in ("node.db-wal", "node.db-shm"):
-        (path / name).unlink()
+    (path / "node.db-shm").unlink()
+    wal = path / "node.db-wal"
+    if loss == "deleted":
+        wal.unlink()
+    else:  # the first half kept: SQLite stops at the last commit it finds whole
+        os.truncate(wal, wal.stat().st_size // 2)
     with database(path) as conn:
         (height,) = conn.execute("SELECT max(height) FROM blocks").fetchone()
     # (one block behind is the ordinary crash between signing and commit: that one the node
