@@ -159,8 +159,9 @@ def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
 
 Waiter = Callable[[Status], None]
 Listener = Callable[[str, TxEvent], None]
-#: Called by admission with the signer of each transaction that passed every check, just before
-#: they are queued (the API's rate limits); raising refuses them all, and nothing is queued.
+#: Called by admission with the signer of each transaction that passed every check and is new to
+#: the node, just before they are queued (the API's rate limits); raising refuses them all, and
+#: nothing is queued.
 Gate = Callable[[Sequence[Signer]], None]
 
 
@@ -452,9 +453,7 @@ class Node:
                 admitted.append(i)
             else:
                 outcomes[i] = signature_refusal()
-        if gate is not None and admitted:
-            gate([signer_of(state, txs[i]) for i in admitted])
-        known = self._queue([txs[i] for i in admitted], waiter)
+        known = self._queue([txs[i] for i in admitted], waiter, gate)
         for i, status in zip(admitted, known, strict=True):
             outcomes[i] = status
         for i, outcome in enumerate(outcomes):
@@ -464,8 +463,12 @@ class Node:
                 waiter(outcome)
         return outcomes
 
-    def _queue(self, txs: Sequence[Tx], waiter: Waiter | None) -> list[Status | None]:
-        """Queue checked transactions for the log; the known ones get their status instead."""
+    def _queue(self, txs: Sequence[Tx], waiter: Waiter | None,
+               gate: Gate | None = None) -> list[Status | None]:
+        """Queue checked transactions for the log; the known ones get their status instead.
+        ``gate`` sees the signers of the new ones only (and may refuse them all by raising):
+        a known id costs its signer nothing, or anyone replaying a member's transactions —
+        public on chain until they expire — could use up that member's rate limit."""
         statuses: list[Status | None] = []
         executed: list[int] = []
         # Ids executed before this process loaded its state are not in `seen`: ask the store.
@@ -477,6 +480,11 @@ class Node:
         with self._lock:
             if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
                 raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
+            if gate is not None:
+                new = {tx.id: tx for tx in txs
+                       if tx.id not in self._pending and tx.id not in seen and tx.id not in stored}
+                if new:
+                    gate([signer_of(self.state, tx) for tx in new.values()])
             for tx in txs:
                 pending = self._pending.get(tx.id)
                 if pending is None and (tx.id in seen or tx.id in stored):

@@ -3,6 +3,7 @@
     POST /transactions[/batch]
       ─▶ the client address's bucket: one token per transaction (before the body is read)
       ─▶ node admission: freshness, signer, signatures ─▶ the gate, for what passed:
+           (a transaction new to the node; a known id costs its signer nothing)
            signed by an active member ─▶ that account's bucket
            anything else — an opening, what an account not yet approved signs, a governor's —
            is a *sign-up*: the address's sign-up bucket, then the node's sign-up budget
