@@ -251,11 +251,12 @@ class Node:
         #: certificate of the last block is checked once here, then finality is pushed.
         final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
         self.final_height = last.header.height if final and last else 0
-        #: where a validator records what it signs before it signs (see ``signing``)
+        #: where a validator records what it signs before it signs (see ``signing``); held
+        #: by this node alone until ``stop``
         self.signing: SigningRecord | None = None
         if validator_key is not None and signing_record is not None:
             self.signing = SigningRecord(signing_record, self.chain_id)
-            self.signing.check_database(last.header.height if last else 0, self.last_hash)
+            self.signing.hold()
         currencies, accounts = store.overview()
         self.summary = NodeSummary(
             self.chain_id, last.header.height if last else 0,
@@ -288,9 +289,16 @@ class Node:
         self._full: set[str] = set()
         self._full_since = 0.0
         self._log_retry_s = 0.0  #: the admit loop's next delay while the log is full
-        self._read_backlog()
-        if not load_in_background:
-            self._load_state()
+        try:
+            if self.signing is not None:
+                self.signing.check_database(last.header.height if last else 0, self.last_hash)
+            self._read_backlog()
+            if not load_in_background:
+                self._load_state()
+        except BaseException:
+            if self.signing is not None:
+                self.signing.release()
+            raise
 
     def _load_state(self) -> None:
         """Load the hot state, check every invariant on it, and open for execution."""
@@ -347,6 +355,8 @@ class Node:
         for thread in self._threads[1:]:
             thread.join()
         self._verify_pool.shutdown()
+        if self.signing is not None:
+            self.signing.release()
 
     @property
     def running(self) -> bool:
