@@ -403,10 +403,15 @@ def test_connections_max_is_derived_from_the_open_files_limit() -> None:
 
 @pytest.mark.parametrize(("table", "message"), [
     ({"header_timeout": 5}, "no setting header_timeout"),
-    ({"header_timeout_s": 0}, "header_timeout_s must be a number above 0"),
+    ({"header_timeout_s": 0}, "header_timeout_s must be a finite number above 0"),
     ({"connections_max": 2.5}, "connections_max must be an integer above 0"),
     ({"streams_max": "all"}, "streams_max must be an integer above 0"),
-    ({"idle_timeout_s": True}, "idle_timeout_s must be a number above 0"),
+    ({"idle_timeout_s": True}, "idle_timeout_s must be a finite number above 0"),
+    # nan: every connection failed in connection_made (call_later) — a node unreachable;
+    # inf: no deadline at all, the slowloris protection silently off
+    ({"header_timeout_s": float("nan")}, "header_timeout_s must be a finite number above 0"),
+    ({"send_timeout_s": float("nan")}, "send_timeout_s must be a finite number above 0"),
+    ({"header_timeout_s": float("inf")}, "header_timeout_s must be a finite number above 0"),
     ({"connections_max": 100, "streams_max": 100}, "streams_max (100) must be below"),
     ({"url_bytes_max": 20_000}, "url_bytes_max (20000) is part of the head"),
 ])

@@ -164,8 +164,9 @@ def test_the_limits_table_of_node_toml() -> None:
         ({"account_burst": True}, "account_burst must be int"),
         ({"account_per_s": "5"}, "account_per_s must be float"),
         ({"enabled": 1}, "enabled must be bool"),
-        ({"account_per_s": 0}, "account_per_s must be a number above 0"),
-        ({"buckets_max": -1}, "buckets_max must be a number above 0"),
+        ({"account_per_s": 0}, "account_per_s must be a finite number above 0"),
+        ({"buckets_max": -1}, "buckets_max must be a finite number above 0"),
+        ({"account_per_s": float("inf")}, "account_per_s must be a finite number above 0"),
     ]:
         with pytest.raises(ValueError, match=message):
             Limits.from_table(table)

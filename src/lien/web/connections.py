@@ -43,6 +43,7 @@ import asyncio
 import errno
 import http
 import logging
+import math
 import resource
 import socket
 from collections import OrderedDict
@@ -103,8 +104,9 @@ class HttpLimits:
         for f in fields(self):
             value = getattr(self, f.name)
             kind = int if f.name.endswith("_max") else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-                expected = "an integer" if kind is int else "a number"
+            if (isinstance(value, bool) or not isinstance(value, kind) or not value > 0
+                    or not math.isfinite(value)):  # nan: no timer could be set; inf: none is
+                expected = "an integer" if kind is int else "a finite number"
                 raise ValueError(f"[http] {f.name} must be {expected} above 0, not {value!r}")
         if self.streams_max >= self.connections_max:
             raise ValueError(f"[http] streams_max ({self.streams_max}) must be below "

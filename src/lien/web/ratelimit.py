@@ -78,8 +78,10 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "enabled" and not (isinstance(value, int | float) and value > 0):
-                raise ValueError(f"limits: {f.name} must be a number above 0, not {value!r}")
+            if f.name != "enabled" and not (isinstance(value, int | float) and value > 0
+                                            and math.isfinite(value)):
+                raise ValueError(f"limits: {f.name} must be a finite number above 0, "
+                                 f"not {value!r}")
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> Limits:
