@@ -209,9 +209,10 @@ def test_a_flood_from_one_address_is_answered_429_while_others_keep_paying(
     if kind == "strangers":
         assert accepted == 0 and report.counts[400] > 0, report
     # what the flood got on chain (the server has stopped: all it accepted is executed) is
-    # what it had accepted — less the repeats of the same transactions — within the limits
+    # within the limits; it was accepted, and repeated (the flood cycles through its
+    # transactions: a known id is answered its status, free of any limit but the address's)
     got = recorded(node, fragment) - before - (1 if kind == "openings" else 0)
-    assert got <= accepted <= recorded_bound(kind, report.duration_s), (got, report)
+    assert got <= min(accepted, recorded_bound(kind, report.duration_s)), (got, report)
     if kind == "payments":
         assert got >= DEFAULTS.account_burst  # a member's burst passes: that is what it is for
     elif kind == "openings":
