@@ -143,6 +143,17 @@ def test_an_ipv6_client_is_counted_per_64(host: str, key: str) -> None:
     assert address_key(host) == key
 
 
+@pytest.mark.parametrize("host, key", [
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("::ffff:198.51.100.1", "198.51.100.1"),
+])
+def test_an_ipv4_client_of_a_dual_stack_listener_is_counted_as_itself(host: str, key: str) -> None:
+    """``lien serve --host ::`` takes IPv4 clients too, seen as IPv4-mapped IPv6 addresses,
+    all in ``::ffff:0:0/96``: counted per /64 they would share one bucket (``::/64``), and one
+    IPv4 client's flood would answer every other IPv4 client 429."""
+    assert address_key(host) == key
+
+
 def test_the_limits_table_of_node_toml() -> None:
     assert Limits.from_table({}) == Limits()
     assert Limits.from_table({"account_per_s": 5, "account_burst": 50, "enabled": False}) == (
@@ -153,8 +164,9 @@ def test_the_limits_table_of_node_toml() -> None:
         ({"account_burst": True}, "account_burst must be int"),
         ({"account_per_s": "5"}, "account_per_s must be float"),
         ({"enabled": 1}, "enabled must be bool"),
-        ({"account_per_s": 0}, "account_per_s must be a number above 0"),
-        ({"buckets_max": -1}, "buckets_max must be a number above 0"),
+        ({"account_per_s": 0}, "account_per_s must be a finite number above 0"),
+        ({"buckets_max": -1}, "buckets_max must be a finite number above 0"),
+        ({"account_per_s": float("inf")}, "account_per_s must be a finite number above 0"),
     ]:
         with pytest.raises(ValueError, match=message):
             Limits.from_table(table)

@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+
 import pytest
+from server_support import Server, free_port
+from system_support import init_demo, lien
 
 from lien.node.genesis import make_genesis
 from lien.wallet import Member, TxMaker
@@ -83,3 +87,23 @@ def test_a_node_signs_only_what_it_recorded_and_refuses_a_database_behind(
     with pytest.raises(SigningRefused, match=f"signed up to block {last.header.height}"):
         Node(behind, validator_key=genesis.validator, signing_record=record_path)
     behind.dispose()
+
+
+def test_a_second_lien_serve_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    """Two processes on one node directory would each sign their own block at the next height
+    (a second block for a height, and a signing record the first one's database contradicts:
+    neither could start again). The second ``lien serve`` is refused (exit 2, saying why)
+    while the first runs, and starts once it has stopped."""
+    path = tmp_path / "demo"
+    init_demo(path)
+    record = path / "signing.json"
+    with Server(path) as first:
+        signed = record.read_text()
+        second = lien("serve", "--dir", path, "--port", free_port(), timeout_s=30)
+        assert second.returncode == 2, second.message
+        assert "another process" in second.message and str(path) in second.message
+        assert "Traceback" not in second.message
+        assert record.read_text() == signed
+        assert httpx.get(f"{first.api}/chain").status_code == 200
+    with Server(path):  # the first has stopped: the directory is free again
+        pass

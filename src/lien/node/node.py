@@ -159,8 +159,9 @@ def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
 
 Waiter = Callable[[Status], None]
 Listener = Callable[[str, TxEvent], None]
-#: Called by admission with the signer of each transaction that passed every check, just before
-#: they are queued (the API's rate limits); raising refuses them all, and nothing is queued.
+#: Called by admission with the signer of each transaction that passed every check and is new to
+#: the node, just before they are queued (the API's rate limits); raising refuses them all, and
+#: nothing is queued.
 Gate = Callable[[Sequence[Signer]], None]
 
 
@@ -250,11 +251,12 @@ class Node:
         #: certificate of the last block is checked once here, then finality is pushed.
         final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
         self.final_height = last.header.height if final and last else 0
-        #: where a validator records what it signs before it signs (see ``signing``)
+        #: where a validator records what it signs before it signs (see ``signing``); held
+        #: by this node alone until ``stop``
         self.signing: SigningRecord | None = None
         if validator_key is not None and signing_record is not None:
             self.signing = SigningRecord(signing_record, self.chain_id)
-            self.signing.check_database(last.header.height if last else 0, self.last_hash)
+            self.signing.hold()
         currencies, accounts = store.overview()
         self.summary = NodeSummary(
             self.chain_id, last.header.height if last else 0,
@@ -287,9 +289,16 @@ class Node:
         self._full: set[str] = set()
         self._full_since = 0.0
         self._log_retry_s = 0.0  #: the admit loop's next delay while the log is full
-        self._read_backlog()
-        if not load_in_background:
-            self._load_state()
+        try:
+            if self.signing is not None:
+                self.signing.check_database(last.header.height if last else 0, self.last_hash)
+            self._read_backlog()
+            if not load_in_background:
+                self._load_state()
+        except BaseException:
+            if self.signing is not None:
+                self.signing.release()
+            raise
 
     def _load_state(self) -> None:
         """Load the hot state, check every invariant on it, and open for execution."""
@@ -346,6 +355,8 @@ class Node:
         for thread in self._threads[1:]:
             thread.join()
         self._verify_pool.shutdown()
+        if self.signing is not None:
+            self.signing.release()
 
     @property
     def running(self) -> bool:
@@ -452,9 +463,7 @@ class Node:
                 admitted.append(i)
             else:
                 outcomes[i] = signature_refusal()
-        if gate is not None and admitted:
-            gate([signer_of(state, txs[i]) for i in admitted])
-        known = self._queue([txs[i] for i in admitted], waiter)
+        known = self._queue([txs[i] for i in admitted], waiter, gate)
         for i, status in zip(admitted, known, strict=True):
             outcomes[i] = status
         for i, outcome in enumerate(outcomes):
@@ -464,8 +473,12 @@ class Node:
                 waiter(outcome)
         return outcomes
 
-    def _queue(self, txs: Sequence[Tx], waiter: Waiter | None) -> list[Status | None]:
-        """Queue checked transactions for the log; the known ones get their status instead."""
+    def _queue(self, txs: Sequence[Tx], waiter: Waiter | None,
+               gate: Gate | None = None) -> list[Status | None]:
+        """Queue checked transactions for the log; the known ones get their status instead.
+        ``gate`` sees the signers of the new ones only (and may refuse them all by raising):
+        a known id costs its signer nothing, or anyone replaying a member's transactions —
+        public on chain until they expire — could use up that member's rate limit."""
         statuses: list[Status | None] = []
         executed: list[int] = []
         # Ids executed before this process loaded its state are not in `seen`: ask the store.
@@ -477,6 +490,11 @@ class Node:
         with self._lock:
             if len(self._incoming) + len(txs) > self.settings.queue_depth_max:
                 raise NodeBusy(f"more than {self.settings.queue_depth_max} transactions wait")
+            if gate is not None:
+                new = {tx.id: tx for tx in txs
+                       if tx.id not in self._pending and tx.id not in seen and tx.id not in stored}
+                if new:
+                    gate([signer_of(self.state, tx) for tx in new.values()])
             for tx in txs:
                 pending = self._pending.get(tx.id)
                 if pending is None and (tx.id in seen or tx.id in stored):

@@ -8,6 +8,12 @@ would contradict the chain). So, as CometBFT's validator state file does, the no
 height and hash it is about to sign to this small file, fsynced (file and directory) *before*
 the signature leaves the node, and refuses to start on a database that is behind it.
 
+One process at a time signs with a record: the node holds an exclusive lock on the record's
+directory (``hold``) while it runs. Two ``lien serve`` on one node directory would each sign
+their own block at the next height — a second block for a height, and a record that one of
+the two databases contradicts; the second is refused instead. The kernel drops the lock when
+the process ends, however it ends (``kill -9`` included): nothing is left to remove.
+
 File (JSON, ``DIR/signing.json``)::
 
     {"chain_id": "...", "height": 123, "hash": "<hex block hash>"}
@@ -15,6 +21,7 @@ File (JSON, ``DIR/signing.json``)::
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -41,6 +48,27 @@ class SigningRecord:
         self.path = path
         self.chain_id = chain_id
         self.last = self._load()
+        self._held: int | None = None  #: the locked directory's descriptor, while held
+
+    def hold(self) -> None:
+        """Take the record's directory for this process alone (until ``release``, or the
+        process ends); ``SigningRefused`` when another process holds it."""
+        if self._held is not None:
+            return
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(directory)
+            raise SigningRefused(
+                f"another process signs with this validator: a `lien serve` already runs on "
+                f"{self.path.parent}; stop it first (one process per node directory)") from None
+        self._held = directory
+
+    def release(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     def _load(self) -> Signed:
         try:

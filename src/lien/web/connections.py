@@ -20,6 +20,8 @@ descriptors, and each connection is an ``HttpToolsProtocol`` with deadlines and 
     connections_max    connections open at once (derived from RLIMIT_NOFILE: below)
     streams_max        event streams open at once: one more is 503 ``too_many_streams``
     header_bytes_max   request line and headers: past it 431 ``header_too_large``
+                       (a head that began in a packet counts from that packet's last end of
+                       a head, so requests pipelined in one packet are each a head of their own)
     url_bytes_max      the request target (path and query): past it 414 ``url_too_long``
     log_interval_s     closed connections are logged without flooding (``logs``)
 
@@ -33,6 +35,9 @@ closed for room; only when every connection is busy is a newcomer answered 503
 ``too_many_connections``. The event streams are bounded below it (``streams_max``) so that they
 never fill the node.
 
+A connection may pipeline at most ``PIPELINED_REQUESTS_MAX`` requests ahead of their answers
+(each waits in memory): past it, it is closed.
+
 Every closing for one of these reasons is logged (``SummarisedLog``: the first of each kind at
 once, then a count per interval); the normal end of an idle kept-alive connection is not.
 """
@@ -43,6 +48,7 @@ import asyncio
 import errno
 import http
 import logging
+import math
 import resource
 import socket
 from collections import OrderedDict
@@ -69,6 +75,9 @@ CONNECTIONS_DERIVED_CAP = 10_000
 ACCEPT_BATCH = 64
 #: After accept() itself fails (out of descriptors or memory), wait this long before retrying.
 ACCEPT_RETRY_S = 1.0
+#: Requests a connection may pipeline ahead of their answers (each waits in memory); past it
+#: the connection is closed. Browsers and HTTP libraries pipeline none, or a few.
+PIPELINED_REQUESTS_MAX = 64
 
 
 def open_files_max() -> int:
@@ -103,8 +112,9 @@ class HttpLimits:
         for f in fields(self):
             value = getattr(self, f.name)
             kind = int if f.name.endswith("_max") else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-                expected = "an integer" if kind is int else "a number"
+            if (isinstance(value, bool) or not isinstance(value, kind) or not value > 0
+                    or not math.isfinite(value)):  # nan: no timer could be set; inf: none is
+                expected = "an integer" if kind is int else "a finite number"
                 raise ValueError(f"[http] {f.name} must be {expected} above 0, not {value!r}")
         if self.streams_max >= self.connections_max:
             raise ValueError(f"[http] streams_max ({self.streams_max}) must be below "
@@ -156,6 +166,7 @@ class Cut(StrEnum):
     HEADER_TOO_LARGE = "header_too_large"
     URL_TOO_LONG = "url_too_long"
     MALFORMED = "malformed"
+    PIPELINE_TOO_DEEP = "pipeline_too_deep"
     EVICTED = "evicted"
     REFUSED = "refused"
     ACCEPT_FAILED = "accept_failed"
@@ -185,6 +196,8 @@ def describe(cut: Cut, limits: HttpLimits) -> str:
                               f"({limits.header_bytes_max} bytes)",
         Cut.URL_TOO_LONG: f"request URL over url_bytes_max ({limits.url_bytes_max} bytes)",
         Cut.MALFORMED: "not an HTTP/1.1 request",
+        Cut.PIPELINE_TOO_DEEP: f"more than {PIPELINED_REQUESTS_MAX} requests pipelined ahead "
+                               f"of their answers",
         Cut.EVICTED: f"waiting for a request, closed to make room for a new connection "
                      f"(connections_max {limits.connections_max})",
         Cut.REFUSED: f"the node's connections_max ({limits.connections_max}) connections are "

@@ -18,7 +18,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from .connections import Cut, Pool, answer_bytes
+from .connections import ANSWERS, PIPELINED_REQUESTS_MAX, Cut, Pool, answer_bytes
 
 
 class _Refused(Exception):
@@ -38,6 +38,8 @@ class LimitedProtocol(HttpToolsProtocol):
         self._send_timer: asyncio.TimerHandle | None = None
         #: bytes of the request head received so far; -1 when no request is being read
         self._head_bytes = -1
+        #: requests begun so far (tells whether the head being read began in this packet)
+        self._heads_begun = 0
         self._url_bytes = 0
         self._body_pending = False
         self._refusal: Cut | None = None
@@ -71,7 +73,7 @@ class LimitedProtocol(HttpToolsProtocol):
         this connection) and close."""
         self._disarm()
         self._unset_keepalive_if_required()
-        if self.cycle is None or self.cycle.response_complete:
+        if cut in ANSWERS and (self.cycle is None or self.cycle.response_complete):
             self.transport.write(
                 answer_bytes(cut, self.limits, self.server_state.default_headers))
         self.transport.close()
@@ -114,6 +116,7 @@ class LimitedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self._unset_keepalive_if_required()
+        heads_begun = self._heads_begun
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -122,7 +125,11 @@ class LimitedProtocol(HttpToolsProtocol):
             self._answer(self._refusal or Cut.MALFORMED)
             return
         if self._head_bytes >= 0:  # a head still incomplete: bound what it may hold
-            self._head_bytes += len(data)
+            if self._heads_begun == heads_begun:  # all of this packet is that head's
+                self._head_bytes += len(data)
+            else:  # it began in this packet: at most what follows the last end of a head
+                end = data.rfind(b"\r\n\r\n")
+                self._head_bytes = len(data) - (end + 4) if end >= 0 else len(data)
             if self._head_bytes > self.limits.header_bytes_max:
                 self._answer(Cut.HEADER_TOO_LARGE)
         elif self._body_pending and self._timer is None:
@@ -149,6 +156,7 @@ class LimitedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        self._heads_begun += 1
         self._url_bytes = 0
         if self._timer is None:  # the next request on a kept-alive connection
             self._arm(self.limits.header_timeout_s)
@@ -165,6 +173,9 @@ class LimitedProtocol(HttpToolsProtocol):
         head_bytes = 16 + len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
         if head_bytes > self.limits.header_bytes_max:
             self._refusal = Cut.HEADER_TOO_LARGE
+            raise _Refused
+        if len(self.pipeline) >= PIPELINED_REQUESTS_MAX:  # each waits in memory
+            self._refusal = Cut.PIPELINE_TOO_DEEP
             raise _Refused
         self._head_bytes = -1
         self._disarm()

@@ -3,6 +3,7 @@
     POST /transactions[/batch]
       ─▶ the client address's bucket: one token per transaction (before the body is read)
       ─▶ node admission: freshness, signer, signatures ─▶ the gate, for what passed:
+           (a transaction new to the node; a known id costs its signer nothing)
            signed by an active member ─▶ that account's bucket
            anything else — an opening, what an account not yet approved signs, a governor's —
            is a *sign-up*: the address's sign-up bucket, then the node's sign-up budget
@@ -25,7 +26,8 @@ passes when the bucket holds ``min(n, burst)`` of them — a batch larger than t
 from a full bucket and leaves it in debt — else it is told how long to wait. Buckets are
 remembered in bounded tables (``buckets_max`` each, least recently used forgotten first), so a
 flood of distinct addresses or accounts cannot grow memory; a forgotten bucket starts full
-again, as an idle one would be. IPv6 clients are counted per /64 (what one subscriber gets).
+again, as an idle one would be. IPv6 clients are counted per /64 (what one subscriber gets);
+an IPv4 client seen by a dual-stack listener (``::ffff:a.b.c.d``) as its IPv4 address.
 Behind a reverse proxy every client has the proxy's address unless the server trusts its
 forwarded headers (``make_server(proxy_headers=True)``).
 """
@@ -76,8 +78,10 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "enabled" and not (isinstance(value, int | float) and value > 0):
-                raise ValueError(f"limits: {f.name} must be a number above 0, not {value!r}")
+            if f.name != "enabled" and not (isinstance(value, int | float) and value > 0
+                                            and math.isfinite(value)):
+                raise ValueError(f"limits: {f.name} must be a finite number above 0, "
+                                 f"not {value!r}")
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> Limits:
@@ -199,10 +203,14 @@ def client_address(request: Request) -> str:
 
 
 def address_key(host: str) -> str:
-    """The bucket of a client address: itself for IPv4, its /64 for IPv6."""
+    """The bucket of a client address: itself for IPv4 (also when a dual-stack listener sees
+    it IPv4-mapped, ``::ffff:a.b.c.d``), its /64 for IPv6."""
     if ":" not in host:
         return host
     try:
+        mapped = ipaddress.IPv6Address(host).ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
         return str(ipaddress.IPv6Network(f"{host}/64", strict=False))
     except ValueError:
         return host
