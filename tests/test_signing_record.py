@@ -107,3 +107,26 @@ def test_a_second_lien_serve_on_the_same_directory_is_refused(tmp_path: Path) ->
         assert httpx.get(f"{first.api}/chain").status_code == 200
     with Server(path):  # the first has stopped: the directory is free again
         pass
+
+
+def test_a_lost_signing_record_is_refused_until_the_operator_rebuilds_it(tmp_path: Path) -> None:
+    """Without its record a node could not tell a complete database from one that lost its
+    last blocks with it: ``lien serve`` and ``lien verify`` refuse, naming the way out; after
+    a verification from genesis ``--rebuild-signing-record`` writes it and the node serves."""
+    path = tmp_path / "demo"
+    init_demo(path)
+    record = path / "signing.json"
+    signed = json.loads(record.read_text())
+    record.unlink()
+    refused = lien("serve", "--dir", path, "--port", free_port(), timeout_s=30)
+    assert refused.returncode == 2, refused.message
+    assert "signing.json is missing" in refused.message, refused.message
+    assert "--rebuild-signing-record" in refused.message and "Traceback" not in refused.message
+    failed = lien("verify", "--dir", path)
+    assert failed.returncode == 3 and "signing.json is missing" in failed.message, failed.message
+    assert not record.exists()
+    rebuilt = lien("verify", "--dir", path, "--rebuild-signing-record")
+    assert rebuilt.returncode == 0, rebuilt.message
+    assert json.loads(record.read_text()) == signed
+    with Server(path) as server:
+        assert httpx.get(f"{server.api}/chain").json()["height"] == signed["height"]

@@ -27,7 +27,8 @@ from node_support import bootstrapped_chain
 from server_support import CLI_ENV, LIEN
 from lien.wallet import Member, TxMaker
 from lien.node.node import Node, wall_clock_ms
-from lien.node.setup import open_node, open_store
+from lien.node.setup import SetupError, open_node, open_store
+from lien.node.signing import SigningRecord
 from lien.node.verify import verify_store
 from lien.store import PersonalData, Profile, Store, StoreError, migrate, personal
 
@@ -67,6 +68,13 @@ def test_the_fixture_is_a_database_from_before_migrations(tmp_path: Path) -> Non
 
 def test_a_node_opens_and_upgrades_a_database_made_before_migrations(tmp_path: Path) -> None:
     node_dir = _old_node(tmp_path)
+    # Made before nodes kept a signing record: the node will not guess one (a lost record
+    # looks the same); verifying the chain from genesis writes it, on the operator's word.
+    with pytest.raises(SetupError, match="signing.json is missing, but the database holds 14"):
+        open_node(node_dir)
+    rebuilt = run("verify", "--dir", node_dir, "--rebuild-signing-record")
+    assert rebuilt.exit_code == 0, rebuilt.text
+    assert "signing record rebuilt at block 14" in rebuilt.text
     node = open_node(node_dir)
     store = node.store
     assert isinstance(store, Store)
@@ -106,8 +114,20 @@ def test_a_node_opens_and_upgrades_a_database_made_before_migrations(tmp_path: P
     again.dispose()
 
 
+def _signed_as_the_database_ends(node_dir: Path) -> None:
+    """The signing record the node would have kept (the fixture predates them)."""
+    with sqlite3.connect(node_dir / "node.db") as conn:
+        height, block_hash = conn.execute(
+            "SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+    chain_id = json.loads((node_dir / "genesis.json").read_text())["chain_id"]
+    SigningRecord(node_dir / "signing.json", chain_id).rebuild(height, bytes(block_hash).hex())
+
+
 def test_lien_verify_upgrades_an_old_database(tmp_path: Path) -> None:
     node_dir = _old_node(tmp_path)
+    refused = run("verify", "--dir", node_dir)
+    assert refused.exit_code == 3 and "signing.json is missing" in refused.text, refused.text
+    _signed_as_the_database_ends(node_dir)
     result = run("verify", "--dir", node_dir)
     assert result.exit_code == 0, result.text
     assert "367 transactions verified" in result.text
@@ -133,6 +153,7 @@ def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: 
 
 def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path) -> None:
     node_dir = _old_node(tmp_path)
+    _signed_as_the_database_ends(node_dir)
     verifiers = [subprocess.Popen([LIEN, "verify", "--dir", str(node_dir)], env=CLI_ENV,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                  for _ in range(4)]

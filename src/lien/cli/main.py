@@ -182,6 +182,10 @@ def verify(
     quick: bool = typer.Option(
         False, "--quick", help="Only the start-up check of `lien serve`: every block's link, "
         "the latest blocks' transactions and history, the money totals (docs/operations.md)."),
+    rebuild_signing_record: bool = typer.Option(
+        False, "--rebuild-signing-record", help="If DIR/signing.json is missing, write it at "
+        "the last block once the whole chain verifies: only for a node made before lien kept "
+        "one, or when you are sure the database is complete (docs/operations.md)."),
 ) -> None:
     """Re-execute the chain from genesis: every signature, hash, result and state commitment,
     and compare the stored state. Exits 3 naming the first bad block or altered record.
@@ -216,10 +220,12 @@ def verify(
         fail(EXIT_VERIFY, f"verification failed: {report.problem}")
     last = store.last_block()
     try:
-        check_signing_record(dir, last.header.height if last else 0,
-                             last.header.hash if last else "")
+        rebuilt = check_signing_record(dir, last.header.height if last else 0,
+                                       last.header.hash if last else "", rebuild_signing_record)
     except SetupError as exc:
         fail(EXIT_VERIFY, f"verification failed: {exc}")
+    if rebuilt:
+        console.print(f"signing record rebuilt at block {last.header.height if last else 0}")
     console.print(f"[green]ok[/green]: {report.blocks} blocks, {report.transactions} "
                   "transactions verified from genesis; state matches")
 

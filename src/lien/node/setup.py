@@ -136,15 +136,22 @@ def check_node(path: Path, store: NodeStore, settings: StartupCheck | None = Non
     return quick_check(store, settings, signed_height=signed)
 
 
-def check_signing_record(path: Path, height: int, block_hash: str) -> None:
+def check_signing_record(path: Path, height: int, block_hash: str,
+                         rebuild: bool = False) -> bool:
     """For ``lien verify``: raise SetupError when the chain is behind what this node's
-    validator signed (blocks lost) or its last block is not the one signed."""
+    validator signed (blocks lost), its last block is not the one signed, or the record is
+    missing while the chain has blocks — unless ``rebuild``: a missing record is then written
+    at the (verified) last block. True when it was."""
     node_dir = NodeDir(path)
     try:
-        chain_id = str(node_dir.settings()["chain_id"])
-        SigningRecord(node_dir.signing_record, chain_id).check_database(height, block_hash)
+        record = SigningRecord(node_dir.signing_record, str(node_dir.settings()["chain_id"]))
+        if rebuild and not record.found and height > 0:
+            record.rebuild(height, block_hash)
+            return True
+        record.check_database(height, block_hash)
     except SigningRefused as exc:
         raise SetupError(str(exc)) from None
+    return False
 
 
 def check_chain_name(name: str) -> None:

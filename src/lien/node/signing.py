@@ -47,6 +47,8 @@ class SigningRecord:
     def __init__(self, path: Path, chain_id: str) -> None:
         self.path = path
         self.chain_id = chain_id
+        #: False when the file does not exist: a new node's (nothing signed yet), or a lost one
+        self.found = self.path.exists()
         self.last = self._load()
         self._held: int | None = None  #: the locked directory's descriptor, while held
 
@@ -89,6 +91,14 @@ class SigningRecord:
         One block behind is the ordinary crash: the record is written before the signature,
         the block's commit comes after. The node then rebuilds that block from its durable log
         and ``advance`` lets it sign only the very same hash again."""
+        if not self.found and height > 0:
+            raise SigningRefused(
+                f"{self.path} is missing, but the database holds {height} blocks: if the record "
+                "was lost, blocks may have been lost with it (this validator could then sign a "
+                "height twice). Restore the record and the database from one backup; or, if "
+                "this node never had a record (made before lien kept one) or you are sure the "
+                f"database is complete, run `lien verify --dir {self.path.parent} "
+                "--rebuild-signing-record` (docs/operations.md)")
         if height < self.last.height - 1:
             raise SigningRefused(
                 f"the database ends at block {height}, but this validator signed up to block "
@@ -99,6 +109,15 @@ class SigningRecord:
             raise SigningRefused(
                 f"block {height} in the database is not the block this validator signed at "
                 "that height: the database was altered or replaced; run `lien verify`")
+
+    def rebuild(self, height: int, block_hash: str) -> None:
+        """Write a missing record at the database's last block, on the operator's word that
+        the database is complete (``lien verify --rebuild-signing-record``, after a verification
+        from genesis). An existing record is never rewritten here."""
+        if self.found:
+            raise SigningRefused(f"{self.path} exists: nothing to rebuild")
+        self._write(Signed(height, block_hash))
+        self.last, self.found = Signed(height, block_hash), True
 
     def advance(self, height: int, block_hash: str) -> None:
         """Record (durably) that ``block_hash`` at ``height`` is about to be signed; refuses a
@@ -111,7 +130,7 @@ class SigningRecord:
                                  f"signed block {self.last.height} ({self.last.hash[:16]}…)")
         with raising_store_full("the signing record"):
             self._write(Signed(height, block_hash))
-        self.last = Signed(height, block_hash)
+        self.last, self.found = Signed(height, block_hash), True
 
     def _write(self, signed: Signed) -> None:
         record = {"chain_id": self.chain_id, "height": signed.height, "hash": signed.hash}
