@@ -174,3 +174,22 @@ def test_personal_data_is_erased_per_member_on_postgres(pg_url: str) -> None:
     assert store.personal.profile(accounts[1]) == Profile(accounts[1], "membre 1", None, 1)
     report = verify_store(store)
     assert report.ok, report.problem
+
+
+def test_one_node_at_a_time_writes_to_a_postgres_database(pg_url: str) -> None:
+    """Two node directories pointing at one database would each write their own block at the
+    next height: the second node is refused while the first runs, and starts once it stopped."""
+    genesis = make_genesis("lien-pg", wall_clock_ms())
+    pg_store(pg_url).create(genesis.config)
+    first = Node(pg_store(pg_url), validator_key=genesis.validator)
+    first.start()
+    try:
+        with pytest.raises(StoreError, match="another node writes to this database"):
+            Node(pg_store(pg_url), validator_key=genesis.validator)
+        assert first.run(genesis.bootstrap)[0].state == "final"
+    finally:
+        first.stop()
+    second = Node(pg_store(pg_url), validator_key=genesis.validator)
+    second.start()
+    second.stop()
+    assert second.summary.height == first.summary.height > 0

@@ -257,6 +257,12 @@ class Node:
         if validator_key is not None and signing_record is not None:
             self.signing = SigningRecord(signing_record, self.chain_id)
             self.signing.hold()
+        try:
+            store.claim()  # one node per database, too (two directories, one PostgreSQL)
+        except BaseException:
+            if self.signing is not None:
+                self.signing.release()
+            raise
         currencies, accounts = store.overview()
         self.summary = NodeSummary(
             self.chain_id, last.header.height if last else 0,
@@ -296,6 +302,7 @@ class Node:
             if not load_in_background:
                 self._load_state()
         except BaseException:
+            store.release()
             if self.signing is not None:
                 self.signing.release()
             raise
@@ -355,6 +362,7 @@ class Node:
         for thread in self._threads[1:]:
             thread.join()
         self._verify_pool.shutdown()
+        self.store.release()
         if self.signing is not None:
             self.signing.release()
 

@@ -51,6 +51,8 @@ from .personal import PersonalData
 
 #: Ids looked up in one ``executed_ids`` query (well under SQLite's 32,766 parameters).
 executed_ids_per_query = 5000
+#: PostgreSQL advisory lock a node holds on its database while it runs (``Store.claim``)
+NODE_LOCK = migrate.UPGRADE_LOCK + 1
 #: Transactions ``iter_blocks`` reads at once (at least one block's, whatever its size).
 iter_transactions_max = 10_000
 #: Accounts whose history entries one ``postings_of`` query reads.
@@ -144,6 +146,7 @@ class Store:
         #: committing blocks) take turns here: SQLite allows one writer at a time, and its own
         #: busy handler waits by sleeping in growing steps, long after the lock is free.
         self._write_lock = threading.Lock()
+        self._claim: Connection | None = None  #: PostgreSQL: the connection of ``claim``
 
     @property
     def chain_id(self) -> str:
@@ -206,7 +209,35 @@ class Store:
         except GenesisInvalid as exc:
             raise StoreError(f"the genesis document in {self.url} is not valid: {exc}") from None
 
+    def claim(self) -> None:
+        """Take the database for one node (this process) until ``release`` or ``dispose``;
+        ``StoreError`` when another node holds it. On PostgreSQL a session advisory lock on a
+        connection kept for the purpose: two node directories pointing at one database would
+        each write their own block at the next height. (SQLite's database lives in the node
+        directory, which the node's signing record already holds.)"""
+        if self.engine.dialect.name == "sqlite" or self._claim is not None:
+            return
+        conn = self.engine.connect()
+        held = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": NODE_LOCK}).scalar()
+        conn.commit()  # the lock is the session's: no transaction stays open
+        if not held:
+            conn.close()
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"{where}: another node writes to this database; stop it first "
+                             "(one node per database)")
+        self._claim = conn
+
+    def release(self) -> None:
+        """Give back what ``claim`` took."""
+        if self._claim is not None:
+            conn, self._claim = self._claim, None
+            with contextlib.suppress(DBAPIError):  # a lost connection has released it already
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": NODE_LOCK})
+                conn.commit()
+            conn.close()
+
     def dispose(self) -> None:
+        self.release()
         with self._readers_lock:
             for reader in self._reader_connections:
                 reader.close()
