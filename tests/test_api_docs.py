@@ -14,17 +14,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from api_support import API, CODE, Env, api_env, envelope, member
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from lien.ledger import TX_TYPES, limits
+from lien.ledger import TX_TYPES, Reason, TxError, limits
 from lien.ledger.fields import POLICY
-from lien.web import ApiSettings
+from lien.node.node import DiskFull, NodeBusy, NodeStopped
+from lien.web import ApiSettings, errors
 from lien.web.admission import WAITS
+from lien.web.connections import ANSWERS
 from lien.web.context import PAGE_DEFAULT
 from lien.web.errors import API_CODES
+from lien.web.events import StreamsFull
+from lien.web.ratelimit import RateLimited
+from lien.web.routes.chain import get_reasons
 
 pytestmark = pytest.mark.anyio
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -253,3 +260,71 @@ def test_the_event_stream_bounds_are_the_documented_ones() -> None:
 def test_every_api_error_code_is_documented() -> None:
     for code in API_CODES:
         assert f"`{code}`" in section() or code == "internal" and "(`internal`)" in section()
+
+
+# -- status codes --------------------------------------------------------------------------------
+def documented_statuses() -> dict[str, set[int]]:
+    """Each code that §12's status table names (in backticks, in the "When" column), with the
+    statuses of the rows that name it; "other than `x`" does not name ``x``."""
+    codes = {r.value for r in Reason} | set(API_CODES)
+    found: dict[str, set[int]] = {}
+    for status, when, _body in table("| Status |"):
+        named = re.findall(r"(?<!other than )`([a-z_]+)`", when)
+        for code in set(named) & codes:
+            found.setdefault(code, set()).add(int(status))
+    return found
+
+
+def raising(exc: BaseException) -> FastAPI:
+    """An app whose one route raises ``exc``, with the API's error translation."""
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/raise")
+    async def _raise() -> None:
+        raise exc
+
+    return app
+
+
+async def answered(exc: BaseException) -> httpx.Response:
+    transport = httpx.ASGITransport(app=raising(exc), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lien.test") as client:
+        return await client.get("/raise")
+
+
+async def test_every_code_the_api_answers_has_its_one_documented_status() -> None:
+    """§12's status table gives each API error code one status, the one the API's error
+    translation (or the server's connection limits) really answers; every admission reason is
+    400 but ``too_large`` (413), as the table and GET /reasons say."""
+    documented = documented_statuses()
+    raised: dict[str, BaseException] = {
+        "not_found": errors.NotFound("x"), "node_halted": errors.NodeHalted("x"),
+        "node_busy": NodeBusy("x"), "disk_full": DiskFull("x"),
+        "rate_limited": RateLimited("x", 2), "too_many_streams": StreamsFull(1, 3),
+        "internal": RuntimeError("a bug"),
+    }
+    served = {code: (await answered(exc)) for code, exc in raised.items()}
+    for code, response in served.items():
+        assert response.json()["error"]["code"] == code
+        assert documented.get(code) == {response.status_code}, code
+        if response.status_code in (429, 503):
+            assert response.headers["Retry-After"].isdigit(), code
+    stopped = await answered(NodeStopped("x"))  # a stopped node, as a halted one
+    assert (stopped.status_code, stopped.json()["error"]["code"]) == (503, "node_halted")
+    for status, code in ANSWERS.values():
+        assert status in documented.get(code, set()), code
+    assert documented["method_not_allowed"] == {405}
+    assert set(API_CODES) <= set(documented), "an API code is missing from the status table"
+    (admission_row,) = [row for row in table("| Status |") if row[0] == "400"]
+    assert "an admission code other than `too_large`" in admission_row[1]
+    assert documented["too_large"] == {413}
+    reasons = json.loads(get_reasons().body)["reasons"]
+    for reason in reasons:
+        expected = {"ok": 200, "execution": 200}.get(
+            reason["family"], 413 if reason["code"] == "too_large" else 400)
+        assert reason["http_status"] == expected, reason
+        if reason["family"] == "admission":
+            refused = await answered(TxError(Reason(reason["code"]), "x"))
+            assert refused.status_code == expected, reason
+    assert "answered 200 with `result.code`" in " ".join(section().split())

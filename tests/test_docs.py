@@ -196,3 +196,22 @@ def test_domain_tags_and_alphabet_are_documented() -> None:
 def test_placeholder_sections_exist() -> None:
     assert "/api/v1/openapi.json" in section("## 12. HTTP API (/api/v1)")
     assert "block_transactions_max" in section("## 11. Block cutting from the ordered log")
+
+
+def test_who_may_submit_each_type_is_the_document_s() -> None:
+    """§7's admission table names, for every type, the signers its unit declares."""
+    wording = {
+        "member": "a key of an account that is an `active` member of the body's `currency`",
+        "account": "a key of any existing account, whatever its status",
+        "opening": "the key it opens (`key`)",
+        "governors": "a governor's key",
+    }
+    rows = re.findall(r"^\| ((?:`[a-z_]+`(?:, )?)+) \| (.+) \|$",
+                      section("### Who may submit a transaction (admission)"), re.M)
+    documented: dict[str, str] = {}
+    for types, signers in rows:
+        for name in re.findall(r"`([a-z_]+)`", types):
+            assert name not in documented, f"{name} is in two rows"
+            (kind,) = [k for k, text in wording.items() if signers.startswith(text)]
+            documented[name] = kind
+    assert documented == {name: unit.signers for name, unit in TX_TYPES.items()}

@@ -190,7 +190,8 @@ class NodeStopped(Exception):
 
 
 class NodeBusy(Exception):
-    """The node's queue is full: retry later (HTTP 503)."""
+    """The node cannot take a transaction now — its queue is full, its state is still loading
+    after a start, or its log did not take it within the wait: retry later (HTTP 503)."""
 
 
 class DiskFull(NodeBusy):

@@ -7,21 +7,29 @@ keys), never coerced by a model. Status codes (the one translation point is ``er
 
     200  executed or final (with ``result``: an execution refusal such as
          ``insufficient_funds`` is a *result* recorded on chain, not an HTTP error), or a query
-    202  accepted: queued, not executed yet (or the bounded wait ran out)
+    202  accepted: the ordering log holds it durably, not executed yet (or the bounded wait
+         ran out)
     400  admission refused (``malformed``, ``bad_field``, ``amount_invalid``, ``unknown_type``,
          ``bad_signature``, ``missing_signature``, ``wrong_chain``, ``expired``,
          ``expiry_too_far``, ``duplicate``, ``unknown_signer``, ``signer_not_active``), a bad
          query or path parameter (``malformed``), or an account id whose check digits fail
          (``bad_field``)
-    404  ``not_found``            413  ``too_large`` (checked before parsing)
+    404  ``not_found``            405  ``method_not_allowed``
+    413  ``too_large`` (checked before parsing)
     429  ``rate_limited`` (with ``Retry-After``): per client address, per account, sign-ups
-    503  ``node_halted`` / ``node_busy`` / ``disk_full`` (with ``Retry-After``)
+    503  ``node_halted`` / ``node_busy`` / ``disk_full`` / ``too_many_streams`` (with
+         ``Retry-After``)
+    500  ``internal``: a bug, logged
+
+The server's connection limits answer before the app (``connections``): 408, 414, 431, 400
+and 503 ``too_many_connections``. docs/protocol.md §12 gives the order of these answers.
 
 Layout: ``context`` (settings, the shared context and its dependency), ``params`` (path and
 query parameters), ``openapi`` (the document's constraints), ``routes/`` (one router module per
 resource), ``pages/`` (HTML pages, where the wallet will mount), ``events`` (the SSE streams),
 ``admission`` (from a request to the node's queue), ``ratelimit`` (its token buckets),
-``views`` (JSON of stored records), ``errors``, ``responses``, ``server``.
+``views`` (JSON of stored records), ``errors``, ``responses``, ``head`` (HEAD on every GET
+route), ``server`` with its connection limits (``connections``, ``http_protocol``, ``logs``).
 
 Run it with ``lien.web.make_server(create_app(node))`` (ends event streams before shutdown).
 """

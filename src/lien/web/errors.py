@@ -9,7 +9,7 @@ Exception tree, and the status each gets::
       ├── NotFound                            -> 404 ``not_found``
       └── NodeHalted                          -> 503 ``node_halted`` (stopped or failed node)
     NodeStopped                (lien.node)    -> 503 ``node_halted``
-    NodeBusy                   (lien.node)    -> 503 ``node_busy`` (its queue is full; retry)
+    NodeBusy                   (lien.node)    -> 503 ``node_busy`` (queue full, state loading)
       └── DiskFull             (lien.node)    -> 503 ``disk_full`` (retry once space is freed)
     RateLimited                (.ratelimit)   -> 429 ``rate_limited``, ``Retry-After`` in seconds
     StreamsFull                (web.events)   -> 503 ``too_many_streams`` (``sse_streams_max``)
@@ -70,10 +70,12 @@ class NodeHalted(ApiError):
 
 #: API error codes beyond the ledger's reason codes (listed by GET /api/v1/reasons).
 API_CODES: dict[str, str] = {
-    "not_found": "No such transaction, receipt, account, block or route.",
+    "not_found": "No such transaction, receipt, account, block, currency or route.",
     "method_not_allowed": "The route exists but not with this HTTP method.",
-    "node_halted": "The node is stopped or halted by a broken invariant; nothing was accepted.",
-    "node_busy": "The node's queue is full; nothing was accepted, retry later.",
+    "node_halted": "The node is stopped, or halted (a broken invariant, a failed background "
+                   "verification); nothing was accepted.",
+    "node_busy": "The node's queue is full or its state still loading; nothing was accepted, "
+                 "retry later.",
     "disk_full": "The node's disk is full; nothing was accepted, retry later: the node resumes "
                  "by itself once space is freed.",
     "rate_limited": "Too many submissions from this address or account, or sign-ups; nothing "

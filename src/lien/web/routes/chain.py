@@ -20,7 +20,8 @@ router = APIRouter(tags=["chain"])
                         "document and root, height, time, last hash, the "
                         "height up to which blocks are final, validators and the node's state "
                         "(`ready` is false while it loads its state after a start: queries "
-                        "are answered, payments accepted and executed once it is loaded; "
+                        "are answered, submissions wait for it, at most 10 s, then 503 "
+                        "`node_busy`; "
                         "`disk_full` is true while its disk is full: payments are refused "
                         "with 503 `disk_full` until space is freed, then it resumes by "
                         "itself).",
