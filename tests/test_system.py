@@ -427,4 +427,6 @@ def test_a_lost_wal_is_refused_at_start_and_no_height_is_signed_twice(
     failed = verify(path)
     assert failed.returncode == 3, failed.message
     assert f"signed up to block {signed}" in failed.message, failed.message
+    quick = lien("verify", "--dir", path, "--quick")  # the check `lien serve` makes, alone
+    assert quick.returncode == 3 and f"signed up to block {signed}" in quick.message, quick.message
     assert json.loads((path / "signing.json").read_text())["height"] == signed

@@ -205,6 +205,11 @@ def verify(
         checked = check_node(dir, store)
         if not checked.ok:
             fail(EXIT_VERIFY, f"start-up check failed ({checked.check}): {checked.problem}")
+        try:  # what `lien serve` checks too, before it starts
+            check_signing_record(dir, last.header.height if last else 0,
+                                 last.header.hash if last else "")
+        except SetupError as exc:
+            fail(EXIT_VERIFY, f"start-up check failed (signing record): {exc}")
         console.print(f"[green]ok[/green]: {checked.blocks} blocks linked; latest blocks "
                       f"read: {checked.latest_blocks} ({checked.latest_transactions} "
                       f"transactions), with their history; money totals; in "
