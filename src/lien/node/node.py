@@ -257,13 +257,6 @@ class Node:
         self.signing: SigningRecord | None = None
         if validator_key is not None and signing_record is not None:
             self.signing = SigningRecord(signing_record, self.chain_id)
-            self.signing.hold()
-        try:
-            store.claim()  # one node per database, too (two directories, one PostgreSQL)
-        except BaseException:
-            if self.signing is not None:
-                self.signing.release()
-            raise
         currencies, accounts = store.overview()
         self.summary = NodeSummary(
             self.chain_id, last.header.height if last else 0,
@@ -298,15 +291,21 @@ class Node:
         self._log_retry_s = 0.0  #: the admit loop's next delay while the log is full
         try:
             if self.signing is not None:
+                self.signing.hold()
                 self.signing.check_database(last.header.height if last else 0, self.last_hash)
+            store.claim()  # one node per database, too (two directories, one PostgreSQL)
             self._read_backlog()
             if not load_in_background:
                 self._load_state()
         except BaseException:
-            store.release()
-            if self.signing is not None:
-                self.signing.release()
+            self._release()
             raise
+
+    def _release(self) -> None:
+        """Give back the signing record and the database this node held (``stop``)."""
+        self.store.release()
+        if self.signing is not None:
+            self.signing.release()
 
     def _load_state(self) -> None:
         """Load the hot state, check every invariant on it, and open for execution."""
@@ -363,9 +362,7 @@ class Node:
         for thread in self._threads[1:]:
             thread.join()
         self._verify_pool.shutdown()
-        self.store.release()
-        if self.signing is not None:
-            self.signing.release()
+        self._release()
 
     @property
     def running(self) -> bool:
