@@ -43,10 +43,10 @@ async def home(ctx: Ctx, lang: str | None = None) -> HTMLResponse:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{t('title', lg)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}}
-th{{text-align:left;padding-right:1rem}}td,th{{padding:.2rem .5rem}}</style></head>
+th{{text-align:left;padding-right:1rem}}td,th{{padding:.2rem .5rem}}.id{{overflow-wrap:anywhere}}</style></head>
 <body><p><a href="{other}">{t('other_language', lg)}</a></p>
 <h1>{t('title', lg)}</h1><p>{t('intro', lg)}</p>
-<table><tr><th>{t('chain', lg)}</th><td>{escape(summary.chain_id)}</td></tr>
+<table><tr><th>{t('chain', lg)}</th><td class="id">{escape(summary.chain_id)}</td></tr>
 <tr><th>{t('height', lg)}</th><td>{summary.height}</td></tr>
 <tr><th>{t('accounts', lg)}</th><td>{summary.accounts}</td></tr>
 <tr><th>{t('status', lg)}</th><td>{status}</td></tr></table>
