@@ -32,7 +32,8 @@ THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
     "wallet": {"nacl", "argon2"},
-    "web": {"fastapi", "starlette", "uvicorn", "httptools", "pydantic"},
+    "web": {"fastapi", "starlette", "uvicorn", "httptools", "pydantic", "jinja2", "babel",
+            "segno"},
 }
 
 

@@ -13,7 +13,6 @@ from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 from lien.node.node import Node
 from lien.store import Store
 from lien.web.api import create_app
-from lien.web.pages.text import LANGS, TEXT, language
 
 pytestmark = pytest.mark.anyio
 
@@ -42,6 +41,25 @@ async def test_home_page_in_english(env: Env) -> None:
     assert '<html lang="en">' in page.text
     assert "1,234.56 LIEN" in page.text
     assert "running" in page.text
+
+
+async def test_home_page_carries_a_strict_content_security_policy(env: Env) -> None:
+    page = await env.client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval'" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in page.text and "style=" not in page.text and "<style" not in page.text
+    css = await env.client.get("/static/css/app.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["content-security-policy"] == policy
+    again = await env.client.get("/static/css/app.css", headers={"if-none-match": css.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_the_language_chosen_is_remembered(env: Env) -> None:
+    chosen = await env.client.get("/?lang=en")
+    assert chosen.cookies.get("lien_lang") == "en"
+    assert '<html lang="en">' in (await env.client.get("/")).text
+    assert '<html lang="fr">' in (await env.client.get("/?lang=fr")).text
 
 
 async def test_home_page_is_not_in_the_api_document(env: Env) -> None:
@@ -76,10 +94,3 @@ async def test_home_page_says_when_the_node_is_still_loading(tmp_path: Path) -> 
         node.store.dispose()
     assert "chargement des comptes" in loading.text and "en service" in loading.text
     assert "chargement" not in ready.text and "en service" in ready.text
-
-
-def test_every_page_text_is_in_french_and_in_english() -> None:
-    for key, words in TEXT.items():
-        assert set(words._fields) == set(LANGS), key
-        assert all(getattr(words, lang).strip() for lang in LANGS), key
-    assert language(None) == language("de") == "fr" and language("en") == "en"

@@ -87,4 +87,5 @@ def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)
     app.include_router(api_router())
     app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app

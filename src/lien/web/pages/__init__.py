@@ -1,39 +1,53 @@
-"""The HTML pages of the node: where the members' wallet and the back office will live.
+"""The HTML pages of the node: the members' wallet (and later the back office).
 
 Mount point: ``create_app`` includes ``pages.router`` at the root (``/``), after the JSON API
-(``/api/v1``), and out of the OpenAPI document. The home page is the first page; each next page
-is a module of this package with its own ``router``, included in ``router`` below, and its words
-in ``text.py`` (the one place of page text: French first, then English).
+(``/api/v1``), and out of the OpenAPI document; it mounts the static files (``static/``: CSS,
+the ES modules of the wallet, vendored libraries, icons) at ``/static``. Each page is a module
+of this package with its own ``router``, included below; its HTML is a Jinja2 template of
+``templates/`` rendered by ``templating.render`` (language, French amounts and dates, security
+headers); its words are gettext messages (``i18n``).
 
-Pages read the node's read model, ``node.summary`` (an immutable ``NodeSummary`` the node thread
-replaces after every commit), never the node's live state, and the store's query methods for
-what the summary does not hold; they never touch SQL, and they submit transactions through the
-same ``ctx.admission`` as the API.
-
-How sessions and CSRF will attach (the wallet issue; nothing of it exists yet):
-
-* **Sessions** — a server-side session table in the node-local personal-data store (erasable
-  per member), referred to by an opaque random id in a ``Secure; HttpOnly; SameSite=Lax``
-  cookie scoped to ``/``; a dependency ``Session = Annotated[Session, Depends(get_session)]``
-  reads it for the pages that need a member, and raises a redirect to the login page when
-  there is none. The API under ``/api/v1`` never reads the cookie: it stays stateless
-  (signed transactions carry their own authority), so a session can never authorise a
-  transaction — the member's key, in the browser, signs it.
-* **CSRF** — every form of a page carries a token bound to the session (an HMAC of the session
-  id); a dependency on the pages' ``POST`` routes compares it (and the ``Origin`` header) before
-  the handler runs, and answers 403 otherwise. Being a dependency of the pages' router only, it
-  never costs the API's hot path.
-* **Language** — ``?lang=en`` today; later the member's choice stored in the session, then the
-  ``Accept-Language`` header, French by default (``text.language``).
+Pages read the node's read model (``node.summary``) and the service layers' query methods, never
+SQL; they submit transactions through the same ``ctx.admission`` as the API. The API under
+``/api/v1`` never reads a cookie: a session can never authorise a transaction — the member's
+key, in the browser, signs it.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
 
+from fastapi import APIRouter
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
+
+from ..templating import SECURITY_HEADERS
 from . import home
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
 
-__all__ = ["router"]
+
+class Static(StaticFiles):
+    """The static files, revalidated by ETag (``no-cache``: a new release is seen at once, an
+    unchanged file costs a 304) and with the pages' security headers."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"cache-control", b"no-cache"))
+                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = headers
+            await send(message)
+
+        await super().__call__(scope, receive, with_headers)
+
+
+def static_files() -> Static:
+    return Static(directory=STATIC_DIR)
+
+
+__all__ = ["STATIC_DIR", "router", "static_files"]
