@@ -31,9 +31,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import home
+from . import home, qr
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
+router.include_router(qr.router)
 
 __all__ = ["router"]
