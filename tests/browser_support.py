@@ -1,10 +1,13 @@
 """Real headless Chromium (Debian's /usr/bin/chromium) for the browser tests, through Playwright.
 
-* ``playwright`` (session) — the one Playwright driver of the run (the sync API allows one);
-* ``browser`` (session) — Chromium launched with ``CHROMIUM_ARGS``;
+* ``playwright`` (module) — the Playwright driver (the sync API allows one at a time);
+* ``browser`` (module) — Chromium launched with ``CHROMIUM_ARGS``;
 * ``launch(playwright, *extra_args)`` — another Chromium with more switches (a fake camera);
 * ``static_page(browser)`` — a page at ``http://lien.test/`` whose ``/static/...`` requests are
   answered from ``src/lien/web/static`` without any server, so ES modules import as in the wallet.
+
+Module scope, not session scope: while Playwright's sync driver runs, its event loop is the
+thread's running loop, and every ``anyio`` test of a later module would fail to start its own.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ BLANK = "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>test<
         "<body></body></html>"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
@@ -36,7 +39,7 @@ def launch(driver: Playwright, *extra_args: str) -> Browser:
                                   args=[*CHROMIUM_ARGS, *extra_args])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = launch(playwright)
     yield chromium
