@@ -270,3 +270,30 @@ def test_the_document_s_vectors_are_the_shared_ones() -> None:
             assert f"→ {case['code']}" in text
     assert "1767225599999" in text and "`1767225600000`" in text  # expired: now - 1
     assert f"version {qr.qr_code(TILL).version} (" in text
+
+
+# -- lien till qr ------------------------------------------------------------------------------
+def test_lien_till_qr_writes_the_counter_s_code(tmp_path: Path) -> None:
+    from cli_support import run
+
+    out = tmp_path / "counter.svg"
+    result = run("till", "qr", "ggvx-s38a-6148", "--base", "https://lien.example.org",
+                 "--name", "Café Ô Marché", "--out", str(out))
+    assert result.exit_code == 0, result.text
+    assert VECTORS["valid"][2]["url"] in result.stdout
+    assert "version 6 (41 modules)" in result.stdout
+    assert out.read_bytes().startswith(b"<?xml") and b"<svg" in out.read_bytes()
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["GGVXS38A6149", "--base", "https://lien.example.org"], "not a valid account id"),
+    (["GGVXS38A6148", "--base", "http://lien.example.org"], "bad_base"),
+    (["GGVXS38A6148", "--base", "https://lien.example.org", "--name", "x" * 81], "bad_name"),
+])
+def test_lien_till_qr_refuses_bad_input(tmp_path: Path, args: list[str], words: str) -> None:
+    from cli_support import run
+
+    out = tmp_path / "counter.png"
+    result = run("till", "qr", *args, "--out", str(out))
+    assert result.exit_code == 2 and words in result.text
+    assert not out.exists()
