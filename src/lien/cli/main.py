@@ -72,11 +72,11 @@ def _print_logins(dir: Path) -> None:
         return
     demo = json.loads(demo_file.read_text())
     kinds = {"personal": "particulier", "business": "prestataire"}
-    table = Table("nom", "type", "compte", "trousseau (keystore)",
+    table = Table("nom", "type", "e-mail (portefeuille web)", "compte", "trousseau (keystore)",
                   title=f"Comptes de démo — mot de passe : {demo['password']}")
     for m in demo["members"]:
-        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), format_account_id(m["account"]),
-                      f"keys/{m['account']}.json")
+        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), m.get("email", ""),
+                      format_account_id(m["account"]), f"keys/{m['account']}.json")
     console.print(table)
     console.print(f"Trousseaux dans {dir / 'keys'} ; par exemple : "
                   f"lien balance {demo['members'][0]['account']}")
