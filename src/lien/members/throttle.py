@@ -40,44 +40,52 @@ class Throttle:
         self.rule = rule
         self.clock = clock
         self.keys_max = keys_max
-        self._failures: OrderedDict[str, list[int]] = OrderedDict()
+        #: key -> (times of its recent failures, locked until)
+        self._keys: OrderedDict[str, tuple[list[int], int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._failures)
+        return len(self._keys)
 
-    def _recent(self, key: str, now: int) -> list[int]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.rule.window_ms]
-        if times:
-            self._failures[key] = times
-            self._failures.move_to_end(key)
+    def _state(self, key: str, now: int) -> tuple[list[int], int]:
+        times, until = self._keys.get(key, ([], 0))
+        times = [t for t in times if now - t < self.rule.window_ms]
+        if times or until > now:
+            self._keys[key] = (times, until)
+            self._keys.move_to_end(key)
         else:
-            self._failures.pop(key, None)
-        return times
+            self._keys.pop(key, None)
+        return times, until
 
     def locked_for_ms(self, key: str) -> int:
         """How long ``key`` stays locked (0: not locked)."""
         with self._lock:
             now = self.clock()
-            times = self._recent(key, now)
-            if len(times) < self.rule.failures_max:
-                return 0
-            return max(0, times[-1] + self.rule.lockout_ms - now)
+            _times, until = self._state(key, now)
+            return max(0, until - now)
 
     def fail(self, key: str) -> None:
+        """One more failure; the ``failures_max``-th within the window locks the key."""
         with self._lock:
             now = self.clock()
-            times = self._recent(key, now)
-            # after a lockout, the window starts again from the newest failures only
-            self._failures[key] = [*times[-(self.rule.failures_max - 1):], now] \
-                if self.rule.failures_max > 1 else [now]
-            self._failures.move_to_end(key)
-            while len(self._failures) > self.keys_max:
-                self._failures.popitem(last=False)
+            times, until = self._state(key, now)
+            times = [*times, now]
+            if len(times) >= self.rule.failures_max:
+                times, until = [], now + self.rule.lockout_ms
+            self._keys[key] = (times, until)
+            self._keys.move_to_end(key)
+            while len(self._keys) > self.keys_max:
+                self._keys.popitem(last=False)
 
     def clear(self, key: str) -> None:
+        """Forget the key's failures (a success); a lockout in force stays."""
         with self._lock:
-            self._failures.pop(key, None)
+            now = self.clock()
+            _times, until = self._state(key, now)
+            if until > now:
+                self._keys[key] = ([], until)
+            else:
+                self._keys.pop(key, None)
 
 
 def check(throttles: list[tuple[Throttle, str, str]]) -> None:
