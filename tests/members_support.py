@@ -16,7 +16,7 @@ import httpx
 
 from api_support import Env
 from lien.members import MemorySender
-from lien.wallet import Member
+from lien.wallet import Member, TxMaker
 from lien.wallet.backup import KdfParams, derive, seal
 
 WALLET = "/wallet/api"
@@ -53,12 +53,15 @@ def business_profile(**overrides: Any) -> dict[str, Any]:
     return profile
 
 
-def signup_body(env: Env, p: Person, profile: dict[str, Any] | None = None,
+def signup_body(env: Env | TxMaker, p: Person, profile: dict[str, Any] | None = None,
                 **overrides: Any) -> dict[str, Any]:
+    """A sign-up as the page sends it (``env``: an API test's, or any ``TxMaker`` of the
+    node's chain, to sign the opening)."""
+    mk = env if isinstance(env, TxMaker) else env.mk
     body = {
         "email": p.email, "kind": p.member.kind, "login_secret": p.secrets.login_secret.hex(),
         "kdf": p.kdf.to_json(), "backup": p.backup(), "account": p.member.account,
-        "public_key": p.member.public_key, "open_tx": env.mk.open(p.member).to_json(),
+        "public_key": p.member.public_key, "open_tx": mk.open(p.member).to_json(),
         "profile": profile or ({"name": "Camille Martin"} if p.member.kind == "personal"
                                else business_profile()),
     }
