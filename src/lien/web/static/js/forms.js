@@ -47,14 +47,12 @@ export function clearErrors(form) {
   for (const slot of form.querySelectorAll("[data-error-for]")) fieldError(form, slot.dataset.errorFor, "");
 }
 
-// Show `errors` ({field: text}); focus the first field in error. True when there were none.
+// Show `errors` ({field: text}); focus the form's first field in error. True when none.
 export function showErrors(form, errors) {
   const names = Object.keys(errors);
   for (const name of names) fieldError(form, name, errors[name]);
-  if (names.length) {
-    const first = form.elements.namedItem(names[0]);
-    if (first && first.focus) first.focus();
-  }
+  const first = [...form.elements].find((el) => el.name in errors && !el.disabled);
+  if (first) first.focus();
   return names.length === 0;
 }
 
@@ -63,13 +61,13 @@ export function say(element, text) {
   element.hidden = !text;
 }
 
-// Run `work` on submit, one at a time: the button is disabled while it runs; a second submit
-// while it runs is ignored.
-export function onSubmitOnce(form, button, work) {
+// On submit, `valid()` first (it shows the field errors; false stops there), then `work`, one
+// at a time: the button is disabled while it runs; a second submit meanwhile is ignored.
+export function onSubmitOnce(form, button, valid, work) {
   let busy = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (busy) return;
+    if (busy || !valid()) return;
     busy = true;
     button.disabled = true;
     form.setAttribute("aria-busy", "true");

@@ -1,7 +1,5 @@
 // Se connecter: the password's login secret proves who you are; its key-encryption key opens
 // the backup of your key here, and the key is kept on this device (IndexedDB, non-extractable).
-import { deriveSecrets, importSeed, openBackup, saveDeviceKey } from "./keys.js";
-import { memoKeyFromSeed } from "./memo.js";
 import { EMAIL, clearErrors, message, onSubmitOnce, postJson, say, showErrors } from "./forms.js";
 
 const form = document.getElementById("login");
@@ -17,18 +15,23 @@ function refused(answer) {
   return message(form, "error");
 }
 
-async function logIn() {
+function valid() {
   clearErrors(form);
   say(status, "");
-  const email = value("email").trim();
   const errors = {};
-  if (!email) errors.email = message(form, "required");
+  if (!value("email").trim()) errors.email = message(form, "required");
   if (!value("password")) errors.password = message(form, "required");
-  if (!showErrors(form, errors)) return;
+  return showErrors(form, errors);
+}
+
+async function logIn() {
+  const email = value("email").trim();
   if (!EMAIL.test(email)) { say(status, message(form, "failed")); return; }
   if (!globalThis.crypto || !crypto.subtle) { say(status, message(form, "unsupported")); return; }
   say(progress, message(form, "working"));
   try {
+    const [{ deriveSecrets, importSeed, openBackup, saveDeviceKey }, { memoKeyFromSeed }] =
+      await Promise.all([import("./keys.js"), import("./memo.js")]);
     const kdf = await postJson("/wallet/api/kdf", { email });
     if (!kdf.ok) { say(status, refused(kdf)); return; }
     const secrets = await deriveSecrets(value("password"), kdf.data.kdf);
@@ -49,4 +52,4 @@ async function logIn() {
   }
 }
 
-onSubmitOnce(form, button, logIn);
+onSubmitOnce(form, button, valid, logIn);

@@ -1,6 +1,5 @@
 // /profil: password change (both secrets re-derived, the key's backup re-sealed here, so the
 // node never sees the key nor the key-encryption key), log out, log out everywhere.
-import { deriveSecrets, forgetDeviceKey, openBackup, sealBackup } from "./keys.js";
 import { clearErrors, csrfToken, getJson, message, newKdf, onSubmitOnce, postJson, say, showErrors } from "./forms.js";
 
 const form = document.getElementById("password");
@@ -33,14 +32,18 @@ function refused(answer) {
   return message(form, "error");
 }
 
-async function changePassword() {
+function valid() {
   clearErrors(form);
   say(status, "");
-  if (!showErrors(form, check())) return;
+  return showErrors(form, check());
+}
+
+async function changePassword() {
   if (!me) me = await getJson("/wallet/api/me");
   if (!me) { say(status, message(form, "error")); return; }
   say(status, message(form, "working"));
   try {
+    const { deriveSecrets, openBackup, sealBackup } = await import("./keys.js");
     // The current backup comes with a login under the current password (it proves it, too).
     const kdf = await postJson("/wallet/api/kdf", { email: me.email });
     if (!kdf.ok) { say(status, refused(kdf)); return; }
@@ -63,14 +66,14 @@ async function changePassword() {
   }
 }
 
-onSubmitOnce(form, button, changePassword);
+onSubmitOnce(form, button, valid, changePassword);
 
 async function leave(url) {
   await postJson(url, {});
   if ("caches" in globalThis) {
     for (const name of await caches.keys()) await caches.delete(name);
   }
-  await forgetDeviceKey(account).catch(() => {});
+  await import("./keys.js").then((keys) => keys.forgetDeviceKey(account)).catch(() => {});
   location.assign("/connexion");
 }
 

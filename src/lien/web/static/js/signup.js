@@ -1,9 +1,8 @@
 // Créer un compte: the key is made here, the password becomes a login secret and a
 // key-encryption key here; the node receives the public key, the signed opening, the login
 // secret and the sealed backup — never the private key nor the key-encryption key.
-import { deriveSecrets, generateSeed, importSeed, saveDeviceKey, sealBackup } from "./keys.js";
-import { memoKeyFromSeed } from "./memo.js";
-import { signBody } from "./protocol.js";
+// The cryptography (keys.js, memo.js, protocol.js and argon2id's WebAssembly) is loaded when
+// the form is sent, not before: the form and its checks work at once.
 import { EMAIL, clearErrors, message, newKdf, onSubmitOnce, postJson, randomHex, say, showErrors, siretValid } from "./forms.js";
 
 const OPENING_EXPIRY_MS = 10 * 60 * 1000;
@@ -53,12 +52,17 @@ function profile() {
   return data;
 }
 
-async function openAccount() {
+function valid() {
   clearErrors(form);
   say(status, "");
-  if (!showErrors(form, check())) return;
+  return showErrors(form, check());
+}
+
+async function openAccount() {
   if (!globalThis.crypto || !crypto.subtle) { say(status, message(form, "unsupported")); return; }
   say(status, message(form, "working"));
+  const [{ deriveSecrets, generateSeed, importSeed, saveDeviceKey, sealBackup }, { memoKeyFromSeed }, { signBody }] =
+    await Promise.all([import("./keys.js"), import("./memo.js"), import("./protocol.js")]);
   const seed = generateSeed();
   const key = await importSeed(seed);
   const body = {
@@ -95,4 +99,4 @@ async function openAccount() {
   say(status, message(form, "failed"));
 }
 
-onSubmitOnce(form, button, openAccount);
+onSubmitOnce(form, button, valid, () => openAccount().catch(() => say(status, message(form, "failed"))));
