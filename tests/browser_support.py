@@ -1,48 +1,118 @@
-"""Real headless Chromium for the browser tests (Playwright's async API, Debian's chromium).
+"""Real headless Chromium for the tests (Playwright), and the web wallet's static files served
+to it without a node.
+
+    pytest_plugins = ("browser_support",)   # in a test module: its fixtures
+
+``browser`` is one Chromium per test session (``LIEN_CHROMIUM`` names another executable than
+Debian's ``/usr/bin/chromium``; the tests never download one); ``page`` is a page of a fresh
+context per test (its own cookies and IndexedDB); ``static_page`` is such a page opened on
+``http://lien.test/``, where every request under that origin is answered from
+``src/lien/web/static`` (``/js/keys.js`` is ``static/js/keys.js``), so that modules can be
+imported with ``page.evaluate("import('/js/keys.js')")``. The origin counts as a secure
+context for WebCrypto only through the flag below, as localhost would.
 
 The wallet pages' tests run the node's app on a real uvicorn in the test's own event loop
-(``api_support.served``) and drive Chromium from the same loop, so they use the async API:
-
-* ``chromium(driver)`` — Chromium launched with ``CHROMIUM_ARGS`` (never a downloaded one);
-* ``phone(browser, lang)`` — a fresh context (own cookies, IndexedDB, service workers) at
-  390×844, locale ``fr-FR`` (the page's language is then chosen by ``?lang=``);
-* ``axe_violations(page)`` — axe-core (vendored under ``tests/vendor/axe-core``, routed in as
-  a same-origin script by the test only: the pages' CSP forbids inline scripts) run on the page: the serious and critical violations, as readable lines;
-* ``screenshot(page, name, lang)`` — ``var/screenshots/<name>-<lang>.png`` (gitignored
-  artefacts, for the README and the reviewers).
+(``api_support.served``) and drive Chromium from that loop with Playwright's async API:
+``chromium(driver)`` launches it, ``phone(browser)`` is a fresh context at 390×844 in
+``fr-FR``, ``axe_violations(page)`` runs axe-core (vendored under ``tests/vendor/axe-core``,
+routed in as a same-origin script by the test only: the pages' CSP forbids inline scripts) and
+gives its serious and critical violations, ``screenshot(page, name, lang)`` writes
+``var/screenshots/<name>-<lang>.png`` (gitignored artefacts).
 """
 
 from __future__ import annotations
 
+import mimetypes
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright
+import pytest
+from playwright.async_api import Browser as AsyncBrowser
+from playwright.async_api import BrowserContext as AsyncContext
+from playwright.async_api import Page as AsyncPage
+from playwright.async_api import Playwright as AsyncPlaywright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("LIEN_CHROMIUM", "/usr/bin/chromium")
+STATIC = Path(__file__).resolve().parents[1] / "src" / "lien" / "web" / "static"
+ORIGIN = "http://lien.test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--unsafely-treat-insecure-origin-as-secure={ORIGIN}"]
+CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+                 ".json": "application/json", ".css": "text/css", ".html": "text/html",
+                 ".svg": "image/svg+xml", ".png": "image/png", ".md": "text/plain"}
+ABOUT = "<!doctype html><html lang=en><title>LIEN test page</title></html>"
+
+
+def chromium_path() -> str:
+    path = os.environ.get("LIEN_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        pytest.fail(f"no Chromium at {path} (make test installs Debian's chromium; "
+                    "LIEN_CHROMIUM names another)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _serve_static(route: Route) -> None:
+    path = route.request.url.removeprefix(ORIGIN).split("?", 1)[0].split("#", 1)[0]
+    if path == "/":
+        route.fulfill(status=200, content_type="text/html", body=ABOUT)
+        return
+    file = (STATIC / path.lstrip("/")).resolve()
+    if not file.is_relative_to(STATIC) or not file.is_file():
+        route.fulfill(status=404, content_type="text/plain", body="not found")
+        return
+    kind = CONTENT_TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0]
+    route.fulfill(status=200, content_type=kind or "application/octet-stream",
+                  body=file.read_bytes())
+
+
+@pytest.fixture
+def static_page(page: Page) -> Page:
+    page.route(f"{ORIGIN}/**", _serve_static)
+    page.goto(f"{ORIGIN}/")
+    return page
+
+
+# -- the wallet pages, served by the node's app (async API) -----------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 AXE_PATH = "/__tests__/axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 
 
-async def chromium(driver: Playwright) -> Browser:
-    return await driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+async def chromium(driver: AsyncPlaywright) -> AsyncBrowser:
+    return await driver.chromium.launch(executable_path=chromium_path(), headless=True,
                                         args=CHROMIUM_ARGS)
 
 
-async def phone(browser: Browser, **options: Any) -> BrowserContext:
+async def phone(browser: AsyncBrowser, **options: Any) -> AsyncContext:
     return await browser.new_context(viewport=PHONE, locale="fr-FR", **options)
 
 
-async def axe_violations(page: Page) -> list[str]:
-    """The serious and critical accessibility violations of the page (axe-core's WCAG A/AA
-    rules), one line each: rule, impact, and the first nodes concerned."""
-    # served as a same-origin file for the test only: the pages' CSP allows no inline script
+async def axe_violations(page: AsyncPage) -> list[str]:
+    """The serious and critical accessibility violations of the page, one line each: rule,
+    impact, and the first nodes concerned."""
     origin = "/".join(page.url.split("/")[:3])
     await page.route(f"{origin}{AXE_PATH}", lambda route: route.fulfill(
         status=200, content_type="text/javascript", body=AXE.read_bytes()))
@@ -55,7 +125,7 @@ async def axe_violations(page: Page) -> list[str]:
     return [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}" for v in found]
 
 
-async def screenshot(page: Page, name: str, lang: str) -> Path:
+async def screenshot(page: AsyncPage, name: str, lang: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{lang}.png"
     await page.screenshot(path=str(path), full_page=True)

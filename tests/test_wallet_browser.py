@@ -13,13 +13,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from api_support import Env, api_env, served
-from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
-from browser_support import axe_violations, chromium, phone, screenshot
-from playwright.async_api import Browser, Page, async_playwright, expect
 
-from lien.wallet import Member
-from lien.web.session import Session, current_member
+# browser_support is also another test module's plugin (rewritten by pytest): mark it before
+# importing it here, whichever module pytest collects first
+pytest.register_assert_rewrite("browser_support")
+
+from api_support import Env, api_env, served  # noqa: E402
+from api_support import anyio_backend  # noqa: E402, F401  (the fixture, for pytest)
+from browser_support import axe_violations, chromium, phone, screenshot  # noqa: E402
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+from lien.wallet import Member  # noqa: E402
+from lien.web.session import Session, current_member  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
