@@ -30,8 +30,7 @@ async function logIn() {
   if (!globalThis.crypto || !crypto.subtle) { say(status, message(form, "unsupported")); return; }
   say(progress, message(form, "working"));
   try {
-    const [{ deriveSecrets, importSeed, openBackup, saveDeviceKey }, { memoKeyFromSeed }] =
-      await Promise.all([import("./keys.js"), import("./memo.js")]);
+    const { deriveSecrets, importSeed, openBackup, saveDeviceKey } = await import("./keys.js");
     const kdf = await postJson("/wallet/api/kdf", { email });
     if (!kdf.ok) { say(status, refused(kdf)); return; }
     const secrets = await deriveSecrets(value("password"), kdf.data.kdf);
@@ -40,10 +39,9 @@ async function logIn() {
     const { account, public_key: publicKey, backup } = login.data;
     const seed = await openBackup(backup, secrets.kek, account);
     const key = await importSeed(seed);
-    const memoKey = await memoKeyFromSeed(seed);
     seed.fill(0);
     if (key.account !== account || key.publicKeyHex !== publicKey) { say(status, message(form, "error")); return; }
-    await saveDeviceKey(account, { privateKey: key.privateKey, memoKey, publicKeyHex: key.publicKeyHex });
+    await saveDeviceKey(account, { privateKey: key.privateKey, memoKey: key.memoKey, publicKeyHex: key.publicKeyHex });
     location.assign("/compte");
   } catch (error) {
     say(status, error && error.name === "BackupError" ? message(form, "failed") : message(form, "error"));

@@ -1,7 +1,7 @@
 // Créer un compte: the key is made here, the password becomes a login secret and a
 // key-encryption key here; the node receives the public key, the signed opening, the login
 // secret and the sealed backup — never the private key nor the key-encryption key.
-// The cryptography (keys.js, memo.js, protocol.js and argon2id's WebAssembly) is loaded when
+// The cryptography (keys.js, protocol.js and argon2id's WebAssembly) is loaded when
 // the form is sent, not before: the form and its checks work at once.
 import { EMAIL, clearErrors, message, newKdf, onSubmitOnce, postJson, randomHex, say, showErrors, siretValid } from "./forms.js";
 
@@ -61,8 +61,8 @@ function valid() {
 async function openAccount() {
   if (!globalThis.crypto || !crypto.subtle) { say(status, message(form, "unsupported")); return; }
   say(status, message(form, "working"));
-  const [{ deriveSecrets, generateSeed, importSeed, saveDeviceKey, sealBackup }, { memoKeyFromSeed }, { signBody }] =
-    await Promise.all([import("./keys.js"), import("./memo.js"), import("./protocol.js")]);
+  const [{ deriveSecrets, generateSeed, importSeed, saveDeviceKey, sealBackup }, { signBody }] =
+    await Promise.all([import("./keys.js"), import("./protocol.js")]);
   const seed = generateSeed();
   const key = await importSeed(seed);
   const body = {
@@ -80,7 +80,7 @@ async function openAccount() {
     account: key.account, public_key: key.publicKeyHex, open_tx: openTx, profile: profile(),
   });
   if (answer.ok) {
-    await saveDeviceKey(key.account, { privateKey: key.privateKey, memoKey: await memoKeyFromSeed(seed), publicKeyHex: key.publicKeyHex });
+    await saveDeviceKey(key.account, { privateKey: key.privateKey, memoKey: key.memoKey, publicKeyHex: key.publicKeyHex });
     seed.fill(0);
     form.hidden = true;
     const done = document.getElementById("done");
