@@ -22,13 +22,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from ..templating import SECURITY_HEADERS
-from . import home, qr
+from . import access, home, profile, pwa, qr, wallet
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
 router.include_router(qr.router)
+router.include_router(access.router)
+router.include_router(wallet.router)
+router.include_router(profile.router)
+router.include_router(pwa.router)
 
 
 class Static(StaticFiles):
