@@ -72,14 +72,16 @@ def _print_logins(dir: Path) -> None:
         return
     demo = json.loads(demo_file.read_text())
     kinds = {"personal": "particulier", "business": "prestataire"}
-    table = Table("nom", "type", "e-mail (portefeuille web)", "compte", "trousseau (keystore)",
-                  title=f"Comptes de démo — mot de passe : {demo['password']}")
+    table = Table("nom", "type", "compte", title="Comptes de démo — mot de passe : "
+                  f"{demo['password']}")
+    # The e-mail is what a member types to log in: never cut, whatever the terminal's width.
+    table.add_column("e-mail (portefeuille web)", no_wrap=True, overflow="ignore")
     for m in demo["members"]:
-        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), m.get("email", ""),
-                      format_account_id(m["account"]), f"keys/{m['account']}.json")
+        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]),
+                      format_account_id(m["account"]), m.get("email", ""))
     console.print(table)
-    console.print(f"Trousseaux dans {dir / 'keys'} ; par exemple : "
-                  f"lien balance {demo['members'][0]['account']}")
+    console.print(f"Trousseaux (lien pay, lien balance) : {dir / 'keys'}/<compte>.json ; "
+                  f"par exemple : lien balance {demo['members'][0]['account']}")
 
 
 @app.command()
@@ -179,6 +181,8 @@ def serve(
         console.print(f"Nœud de la chaîne [bold]{node.chain_id}[/bold] "
                       f"(hauteur {node.summary.height}) : "
                       f"http://{host}:{port}/ — API http://{host}:{port}/api/v1/docs")
+        console.print(f"Portefeuille web : http://{host}:{port}/connexion "
+                      f"(ouvrir un compte : http://{host}:{port}/ouvrir-un-compte)")
         server.run()
     finally:
         if background is not None:
