@@ -1,8 +1,12 @@
-"""The member's pages in real headless Chromium, served by the node's app on a real uvicorn.
+"""The member's screens in real headless Chromium, served by the node's app on a real uvicorn
+in the test's own event loop (so Playwright's async API, not ``browser_support``'s module-scoped
+sync fixtures).
 
-Until the members' service (sessions, /wallet/api) lands, the session of the pages that need
-one is given through ``current_member``; the sign-up form is checked up to what it sends.
-Every screen: French and English, no serious or critical axe-core violation, a screenshot at
+A member is signed in through the pages' one dependency (``lien.web.session.current_session``):
+these tests are about what the screens show; the sign-up and login flows against a real
+``lien serve`` are in ``test_wallet_browser``. Every screen: French and English, no serious or
+critical axe-core violation (vendored under ``tests/vendor/axe-core``, routed in as a
+same-origin script by the test only: the pages' CSP forbids inline scripts), a screenshot at
 phone width (``var/screenshots``).
 """
 
@@ -11,22 +15,52 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-# browser_support is also another test module's plugin (rewritten by pytest): mark it before
-# importing it here, whichever module pytest collects first
-pytest.register_assert_rewrite("browser_support")
+from api_support import Env, api_env, served
+from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
+from browser_support import CHROMIUM_ARGS, chromium_path
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from api_support import Env, api_env, served  # noqa: E402
-from api_support import anyio_backend  # noqa: E402, F401  (the fixture, for pytest)
-from browser_support import axe_violations, chromium, phone, screenshot  # noqa: E402
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
-
-from lien.wallet import Member  # noqa: E402
-from lien.web.session import Session, current_member  # noqa: E402
+from lien.store import Session
+from lien.wallet import Member
+from lien.web.session import current_session
 
 pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_PATH = "/__tests__/axe.min.js"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+async def phone(browser: Browser, **options: Any) -> BrowserContext:
+    return await browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR",
+                                      **options)
+
+
+async def axe_violations(page: Page) -> list[str]:
+    """The serious and critical accessibility violations of the page (axe-core's WCAG A/AA
+    rules), one line each: rule, impact, and the first nodes concerned."""
+    origin = "/".join(page.url.split("/")[:3])
+    await page.route(f"{origin}{AXE_PATH}", lambda route: route.fulfill(
+        status=200, content_type="text/javascript", body=AXE.read_bytes()))
+    await page.add_script_tag(url=AXE_PATH)
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+             .filter((v) => v.impact === "serious" || v.impact === "critical")
+             .map((v) => ({id: v.id, impact: v.impact,
+                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))""")
+    return [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}" for v in found]
+
+
+async def screenshot(page: Page, name: str, lang: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{lang}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture
@@ -38,15 +72,18 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as driver:
-        launched = await chromium(driver)
+        launched = await driver.chromium.launch(executable_path=chromium_path(),
+                                                headless=True, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
 
 
 def log_in(env: Env, member: Member) -> None:
-    async def session() -> Session:
-        return Session(account=member.account, csrf="t" * 32)
-    env.app.dependency_overrides[current_member] = session
+    """``member`` is signed in (a session row as the members' service gives it)."""
+    now = env.node.clock()
+    session = Session(id_hash="0" * 64, account=member.account, csrf="t" * 32, created_ms=now,
+                      seen_ms=now, expires_ms=now + 3_600_000)
+    env.app.dependency_overrides[current_session] = lambda: session
 
 
 async def seen(page: Page, url: str, name: str, lang: str) -> None:
