@@ -1,155 +1,211 @@
-"""The member's pages in real headless Chromium, served by the node's app on a real uvicorn.
+"""The members' wallet end to end: real headless Chromium (``browser_support``'s module-scoped
+fixtures, Playwright's sync API) against a real ``lien serve`` (``server_support.Server``) of a
+node made by ``lien init --demo``, and the association's ``lien admin`` verbs.
 
-Until the members' service (sessions, /wallet/api) lands, the session of the pages that need
-one is given through ``current_member``; the sign-up form is checked up to what it sends.
-Every screen: French and English, no serious or critical axe-core violation, a screenshot at
-phone width (``var/screenshots``).
+* a member and a business sign up through the forms (the key made in the browser), the
+  association approves both (``lien admin approve``) and issues nantie (``lien admin issue``);
+  the member sees it on /compte, the business appears in the directory;
+* logging in from a fresh browser context restores the key from the backup: the device key
+  kept in IndexedDB is the account's key;
+* a wrong password shows one French message and logs nobody in (an unknown e-mail: the same);
+* a demo member logs in with the demo password; "Se déconnecter de partout" ends the session
+  of another browser context.
+
+The origin is ``http://127.0.0.1:PORT``: a secure context for WebCrypto, as localhost is.
+Nothing sleeps: Playwright's ``expect`` and ``wait_for_url`` wait for conditions.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from cli_support import run
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from server_support import Server
 
-# browser_support is also another test module's plugin (rewritten by pytest): mark it before
-# importing it here, whichever module pytest collects first
-pytest.register_assert_rewrite("browser_support")
+from lien.node.setup import DEMO_PASSWORD
 
-from api_support import Env, api_env, served  # noqa: E402
-from api_support import anyio_backend  # noqa: E402, F401  (the fixture, for pytest)
-from browser_support import axe_violations, chromium, phone, screenshot  # noqa: E402
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
-
-from lien.wallet import Member  # noqa: E402
-from lien.web.session import Session, current_member  # noqa: E402
-
-pytestmark = pytest.mark.anyio
+PASSWORD = "un mot de passe solide"
+#: argon2id (19 MiB, 2 passes) in WebAssembly, then a block: generous for a slow CI machine
+FLOW_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with api_env(tmp_path) as env:
-        yield env
+@dataclass(frozen=True)
+class DemoNode:
+    path: Path
+    url: str
+    demo: dict[str, Any]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as driver:
-        launched = await chromium(driver)
-        yield launched
-        await launched.close()
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoNode]:
+    path = tmp_path_factory.mktemp("wallet") / "demo"
+    made = run("init", "--dir", path, "--demo")
+    assert made.exit_code == 0, made.text
+    demo = json.loads((path / "demo.json").read_text())
+    with Server(path) as server:
+        yield DemoNode(path, server.url, demo)
 
 
-def log_in(env: Env, member: Member) -> None:
-    async def session() -> Session:
-        return Session(account=member.account, csrf="t" * 32)
-    env.app.dependency_overrides[current_member] = session
+def fresh(browser: Browser) -> BrowserContext:
+    context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(FLOW_TIMEOUT_MS)
+    return context
 
 
-async def seen(page: Page, url: str, name: str, lang: str) -> None:
-    """Open ``url`` in ``lang``; no serious accessibility problem; a screenshot."""
-    response = await page.goto(f"{url}?lang={lang}")
-    assert response is not None and response.status == 200, url
-    assert await axe_violations(page) == [], f"{name}-{lang}"
-    await screenshot(page, name, lang)
+def admin(node: DemoNode, *args: str) -> None:
+    done = run("admin", *args, "--dir", node.path, node=node.url, password=DEMO_PASSWORD)
+    assert done.exit_code == 0, done.text
 
 
-async def test_signup_refuses_bad_input_in_french_next_to_each_field_and_sends_nothing(
-        env: Env, browser: Browser) -> None:
-    async with served(env.app) as (url, _server, _task):
-        context = await phone(browser)
-        page = await context.new_page()
-        sent: list[str] = []
-        page.on("request", lambda r: sent.append(r.url) if "/wallet/api/" in r.url else None)
-        accounts = env.node.summary.accounts
-        await seen(page, f"{url}/ouvrir-un-compte", "signup", "fr")
-        await page.get_by_label("Professionnel·le (prestataire)").check()
-        await page.get_by_label("Votre nom").fill("Marie Curie")
-        await page.get_by_label("Numéro SIRET").fill("12345678901234")  # bad Luhn key
-        await page.get_by_label("E-mail").fill("marie@")
-        await page.get_by_label("Mot de passe", exact=True).fill("court")
-        await page.get_by_label("Mot de passe (confirmation)").fill("autre")
-        await page.get_by_role("button", name="Créer un compte").dblclick()
-        expected = {
-            "siret": "Un numéro SIRET a 14 chiffres et une clé de contrôle valide.",
-            "email": "Saisissez une adresse e-mail valide, comme nom@exemple.fr.",
-            "password": "Le mot de passe doit avoir au moins 10 caractères.",
-            "password2": "Les deux mots de passe ne sont pas identiques.",
-            "trading_name": "Ce champ est obligatoire.",
-            "category": "Ce champ est obligatoire.",
-        }
-        for field, text in expected.items():
-            control = page.locator(f"#f-{field}")
-            await expect(control).to_have_attribute("aria-invalid", "true")
-            await expect(control).to_have_accessible_description(re.compile(re.escape(text)))
-        await page.get_by_role("button", name="Créer un compte").click()
-        await expect(page.locator("#f-trading_name")).to_be_focused()  # the first in error
-        assert await axe_violations(page) == []
-        await screenshot(page, "signup-errors", "fr")
-        assert sent == [] and env.node.summary.accounts == accounts
-        await seen(page, f"{url}/ouvrir-un-compte", "signup", "en")
-        await expect(page.get_by_role("button", name="Open an account")).to_be_visible()
-        await seen(page, f"{url}/connexion", "login", "fr")
-        await expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
-        await page.get_by_role("button", name="Se connecter").click()
-        await expect(page.locator("#f-email")).to_have_accessible_description(
-            "Ce champ est obligatoire.")
-        await seen(page, f"{url}/connexion", "login", "en")
-        await seen(page, f"{url}/annuaire", "directory", "fr")
-        await seen(page, f"{url}/annuaire", "directory", "en")
-        assert sent == []
-        await context.close()
+def me(page: Page) -> dict[str, Any]:
+    """``/wallet/api/me`` as the page's session sees it (``{}`` without one)."""
+    answer: dict[str, Any] = page.evaluate(
+        "fetch('/wallet/api/me').then((r) => r.ok ? r.json() : {})")
+    return answer
 
 
-async def test_wallet_screens_history_and_offline(env: Env, browser: Browser) -> None:
-    alice = await env.join("alice", nantie=5_000)
-    shop = await env.join("shop", kind="business")
-    await env.ok(env.mk.pay(alice, shop, 1_250))
-    refused = await env.run(env.mk.pay(alice, shop, 100_000))
-    assert refused["result"]["code"] == "insufficient_funds"
-    log_in(env, alice)
-    async with served(env.app) as (url, _server, _task):
-        context = await phone(browser)
-        page = await context.new_page()
-        for lang in ("fr", "en"):
-            await seen(page, f"{url}/compte", "account", lang)
-            await seen(page, f"{url}/historique", "history", lang)
-            await seen(page, f"{url}/profil", "profile", lang)
-        await page.goto(f"{url}/compte?lang=fr")
-        for name in ("Payer", "Encaisser", "Virement", "Demander un paiement"):
-            await expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
-        await expect(page.get_by_test_id("balance")).to_have_text("37,50 LIEN")
-        await expect(page.get_by_test_id("spendable")).to_have_text("237,50 LIEN")  # floor -200
+def device_public_key(page: Page, account: str) -> str | None:
+    """The public key of the device key this browser keeps for ``account`` (IndexedDB)."""
+    found: str | None = page.evaluate(
+        """async (account) => {
+             const keys = await import('/static/js/keys.js');
+             const device = await keys.loadDeviceKey(account);
+             return device ? device.publicKeyHex : null;
+           }""", account)
+    return found
 
-        await page.goto(f"{url}/historique")
-        line = page.locator("li.op.refused")
-        await expect(line).to_have_count(1)
-        await expect(line.locator(".op-amount")).to_have_text("Refusé")
-        await expect(line.locator(".reason")).to_have_text("refusé : fonds insuffisants")
 
-        # offline: once the worker controls the pages, the last /compte is shown, marked
-        await page.goto(f"{url}/compte")
-        await page.evaluate("navigator.serviceWorker.ready")
-        await page.reload()
-        await page.wait_for_function("navigator.serviceWorker.controller !== null")
-        await expect(page.locator("#offline")).to_be_hidden()
-        await context.set_offline(True)
-        await page.reload()
-        await expect(page.get_by_text("Hors ligne — dernier solde connu")).to_be_visible()
-        await expect(page.get_by_test_id("balance")).to_have_text("37,50 LIEN")
-        pay = page.locator(".pay-action", has_text="Payer")
-        await expect(pay).to_have_attribute("aria-disabled", "true")
-        assert await pay.get_attribute("href") is None
-        assert await axe_violations(page) == []
-        await screenshot(page, "account-offline", "fr")
-        await page.goto(f"{url}/historique")
-        await expect(page.get_by_text("Hors ligne — dernier historique connu.")).to_be_visible()
-        await expect(page.locator("li.op.refused .reason")).to_have_text(
-            "refusé : fonds insuffisants")
-        await context.set_offline(False)
-        await page.reload()
-        await expect(page.locator("#offline")).to_be_hidden()
-        await context.close()
+def log_in(page: Page, url: str, email: str, password: str) -> None:
+    page.goto(f"{url}/connexion")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def chain_account(url: str, account: str) -> dict[str, Any]:
+    data: dict[str, Any] = httpx.get(f"{url}/api/v1/accounts/{account}", timeout=10).json()
+    return data
+
+
+def test_sign_up_approval_issue_and_a_new_device_restores_the_key(
+        node: DemoNode, browser: Browser) -> None:
+    url = node.url
+    context = fresh(browser)
+    page = context.new_page()
+    page.goto(f"{url}/ouvrir-un-compte")
+    page.get_by_label("Votre nom").fill("Léa Fournier")
+    page.get_by_label("E-mail").fill("lea.fournier@example.org")
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Mot de passe (confirmation)").fill(PASSWORD)
+    page.get_by_role("button", name="Créer un compte").click()
+    expect(page.get_by_role("heading", name="Compte en attente de validation")).to_be_visible()
+
+    # the business, in another browser
+    shop_context = fresh(browser)
+    shop_page = shop_context.new_page()
+    shop_page.goto(f"{url}/ouvrir-un-compte")
+    shop_page.get_by_label("Professionnel·le (prestataire)").check()
+    shop_page.get_by_label("Votre nom").fill("Marc Rivière")
+    shop_page.locator("#f-trading_name").fill("La Fromagerie du Forez")
+    shop_page.locator("#f-siret").fill("732 829 320 00074")
+    shop_page.locator("#f-category").select_option("alimentation")
+    shop_page.locator("#f-town").fill("Montbrison")
+    shop_page.locator("#f-description").fill("Fromages fermiers.")
+    shop_page.get_by_label("Afficher mon activité dans l'annuaire des membres").check()
+    shop_page.get_by_label("E-mail").fill("fromagerie@example.org")
+    shop_page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    shop_page.get_by_label("Mot de passe (confirmation)").fill(PASSWORD)
+    shop_page.get_by_role("button", name="Créer un compte").click()
+    expect(shop_page.get_by_role("heading", name="Compte en attente de validation")
+           ).to_be_visible()
+
+    # the member logs in on the same device: pending, nothing to spend yet
+    log_in(page, url, "lea.fournier@example.org", PASSWORD)
+    page.wait_for_url(f"{url}/compte")
+    member = me(page)
+    account = member["account"]
+    assert member["kind"] == "personal" and member["profile"] == {"name": "Léa Fournier"}
+    expect(page.get_by_text("Compte en attente de validation").first).to_be_visible()
+    log_in(shop_page, url, "fromagerie@example.org", PASSWORD)
+    shop_page.wait_for_url(f"{url}/compte")
+    shop = me(shop_page)
+    assert shop["kind"] == "business" and shop["profile"]["siret"] == "73282932000074"
+    on_chain = chain_account(url, account)
+    assert on_chain["kind"] == "personal" and on_chain["keys"] == [member["public_key"]]
+
+    # the association approves both and issues nantie to the member
+    admin(node, "approve", account)
+    admin(node, "approve", shop["account"])
+    admin(node, "issue", account, "50", "--reference", "dépôt test")
+    page.goto(f"{url}/compte")
+    expect(page.get_by_test_id("balance")).to_have_text("50,00 LIEN")
+    expect(page.get_by_text("Compte en attente de validation")).to_have_count(0)
+    directory = shop_page.goto(f"{url}/annuaire?q=fromagerie")
+    assert directory is not None and directory.status == 200
+    expect(shop_page.get_by_role("heading", name="La Fromagerie du Forez")).to_be_visible()
+
+    # a new device: the key comes back from the backup, opened with the password
+    laptop = fresh(browser)
+    other = laptop.new_page()
+    other.goto(f"{url}/connexion")
+    assert device_public_key(other, account) is None
+    log_in(other, url, "LEA.Fournier@example.org ", PASSWORD)
+    other.wait_for_url(f"{url}/compte")
+    expect(other.get_by_test_id("balance")).to_have_text("50,00 LIEN")
+    assert device_public_key(other, account) == member["public_key"]
+    token = other.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert token and token == me(other)["csrf"]
+    for c in (context, shop_context, laptop):
+        c.close()
+
+
+def test_a_wrong_password_shows_one_french_message_and_logs_nobody_in(
+        node: DemoNode, browser: Browser) -> None:
+    camille = node.demo["members"][0]
+    context = fresh(browser)
+    page = context.new_page()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/wallet/api/" in r.url else None)
+    for email, password in ((camille["email"], "pas le bon mot de passe"),
+                            ("personne@example.org", "pas le bon mot de passe")):
+        log_in(page, node.url, email, password)
+        status = page.locator("#status")
+        expect(status).to_have_text("E-mail ou mot de passe incorrect.")
+        expect(status).to_have_attribute("role", "alert")
+        assert page.url == f"{node.url}/connexion"
+    assert f"{node.url}/wallet/api/login" in sent
+    assert me(page) == {}
+    assert device_public_key(page, camille["account"]) is None
+    page.goto(f"{node.url}/compte")
+    assert page.url.startswith(f"{node.url}/connexion")
+    context.close()
+
+
+def test_a_demo_member_logs_in_and_logging_out_everywhere_ends_other_sessions(
+        node: DemoNode, browser: Browser) -> None:
+    camille = node.demo["members"][0]
+    phone, laptop = fresh(browser), fresh(browser)
+    pages = [phone.new_page(), laptop.new_page()]
+    for page in pages:
+        log_in(page, node.url, camille["email"], DEMO_PASSWORD)
+        page.wait_for_url(f"{node.url}/compte")
+        assert me(page)["account"] == camille["account"]
+    assert device_public_key(pages[0], camille["account"]) == me(pages[0])["public_key"]
+
+    pages[0].goto(f"{node.url}/profil")
+    pages[0].get_by_role("button", name="Se déconnecter de partout").click()
+    pages[0].wait_for_url(f"{node.url}/connexion")
+    assert device_public_key(pages[0], camille["account"]) is None  # forgotten here
+    pages[1].reload()
+    pages[1].wait_for_url(re.compile(re.escape(f"{node.url}/connexion")))
+    assert me(pages[1]) == {}
+    phone.close()
+    laptop.close()

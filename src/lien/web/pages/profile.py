@@ -7,17 +7,17 @@ re-seals the key backup, so the node never sees the key nor the key-encryption k
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ...members import CATEGORIES
+from ...store import Profile, Session
 from ..context import Ctx
-from ...store import Session
 from ..session import MemberSession, require_member
 from ..templating import render
-from .access import CATEGORIES, PASSWORD_CHARS_MIN
+from .access import PASSWORD_CHARS_MIN
 from .wallet import account_view
 
 router = APIRouter()
@@ -33,23 +33,12 @@ async def profile_page(ctx: Ctx, request: Request, member: Member) -> Response:
                   password_min=PASSWORD_CHARS_MIN)
 
 
-@dataclass(frozen=True)
-class DirectoryEntry:
-    """A business of the directory, as it chose to publish itself."""
-
-    account: str
-    trading_name: str
-    category: str
-    town: str
-    description: str
-
-
-def directory_entries(ctx: Ctx, q: str, category: str, town: str) -> list[DirectoryEntry]:
-    """The businesses that opted in, matching the search (name, category, town).
-
-    The members' service holds them; until its directory lands this finds none."""
-    del ctx, q, category, town
-    return []
+def directory_entries(ctx: Ctx, q: str, category: str, town: str) -> list[Profile]:
+    """The businesses that opted in, matching the search (name, category, town): the members'
+    directory (none on a node that keeps no members' data)."""
+    if ctx.members is None:
+        return []
+    return ctx.members.directory(q, category, town)
 
 
 @router.get("/annuaire", response_class=HTMLResponse)

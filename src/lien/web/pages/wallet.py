@@ -26,9 +26,9 @@ from fastapi.responses import HTMLResponse, Response
 from ...ledger.money import MINOR_PER_MAJOR
 from ...wallet.statement import Balance, StatementEntry, balance_for, entry_for
 from .. import views
+from ...store import Session
 from ..context import Ctx
 from ..i18n import gettext, gettext_noop as N_
-from ...store import Session
 from ..session import require_member
 from ..templating import page_language, render, when
 
@@ -74,12 +74,16 @@ def account_view(ctx: Ctx, account: str) -> dict[str, Any] | None:
 
 
 def known_names(ctx: Ctx, viewer: str, accounts: set[str]) -> dict[str, str]:
-    """The names ``viewer`` may see of ``accounts`` (directory entries, own contacts).
-
-    The members' service decides; until its ``names`` lands this knows none, and the page's
-    ``history.js`` asks ``/wallet/api/names``."""
-    del ctx, viewer, accounts
-    return {}
+    """The names ``viewer`` may see of ``accounts``: the members' service decides (directory
+    entries, own contacts); none on a node that keeps no members' data."""
+    members = ctx.members
+    if members is None:
+        return {}
+    wanted, step = sorted(accounts), members.settings.names_max
+    names: dict[str, str] = {}
+    for i in range(0, len(wanted), step):
+        names.update(members.names(viewer, wanted[i:i + step]))
+    return names
 
 
 def statement_lines(ctx: Ctx, account: str, lang: Literal["fr", "en"]) -> list[Line]:

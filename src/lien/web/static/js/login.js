@@ -15,6 +15,13 @@ function refused(answer) {
   return message(form, "error");
 }
 
+// Where to go once logged in: the page that asked for a session (?next=, a path of this node
+// only), else the wallet.
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  return /^\/(?![/\\])/.test(next) ? next : "/compte";
+}
+
 function valid() {
   clearErrors(form);
   say(status, "");
@@ -42,7 +49,7 @@ async function logIn() {
     seed.fill(0);
     if (key.account !== account || key.publicKeyHex !== publicKey) { say(status, message(form, "error")); return; }
     await saveDeviceKey(account, { privateKey: key.privateKey, memoKey: key.memoKey, publicKeyHex: key.publicKeyHex });
-    location.assign("/compte");
+    location.assign(nextPage());
   } catch (error) {
     say(status, error && error.name === "BackupError" ? message(form, "failed") : message(form, "error"));
   } finally {

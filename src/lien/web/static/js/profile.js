@@ -39,26 +39,27 @@ function valid() {
 }
 
 async function changePassword() {
-  if (!me) me = await getJson("/wallet/api/me");
-  if (!me) { say(status, message(form, "error")); return; }
+  // The current backup and its KDF come with /wallet/api/me (fresh: a change elsewhere
+  // re-sealed it); the node checks the old login secret with the change itself.
+  me = await getJson("/wallet/api/me");
+  if (!me || !me.backup || !me.kdf) { say(status, message(form, "error")); return; }
   say(status, message(form, "working"));
   try {
     const { deriveSecrets, openBackup, sealBackup } = await import("./keys.js");
-    // The current backup comes with a login under the current password (it proves it, too).
-    const kdf = await postJson("/wallet/api/kdf", { email: me.email });
-    if (!kdf.ok) { say(status, refused(kdf)); return; }
-    const old = await deriveSecrets(value("old_password"), kdf.data.kdf);
-    const login = await postJson("/wallet/api/login", { email: me.email, login_secret: old.loginSecretHex });
-    if (!login.ok) { say(status, refused(login)); return; }
-    const seed = await openBackup(login.data.backup, old.kek, account);
+    const old = await deriveSecrets(value("old_password"), me.kdf);
+    const seed = await openBackup(me.backup, old.kek, account);
     const newParams = newKdf();
     const fresh = await deriveSecrets(value("password"), newParams);
     const backup = await sealBackup(seed, fresh.kek, account);
     seed.fill(0);
     const changed = await postJson("/wallet/api/password", {
       old_login_secret: old.loginSecretHex, login_secret: fresh.loginSecretHex, kdf: newParams, backup,
-    }, login.data.csrf || csrfToken());
-    if (!changed.ok) { say(status, refused(changed)); return; }
+    }, me.csrf || csrfToken());
+    if (!changed.ok) {
+      const error = (changed.data && changed.data.error) || {};
+      say(status, error.field === "old_login_secret" ? message(form, "failed") : refused(changed));
+      return;
+    }
     form.reset();
     say(status, message(form, "done"));
   } catch (error) {
