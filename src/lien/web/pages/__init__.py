@@ -22,12 +22,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from ..templating import SECURITY_HEADERS
-from . import home
+from . import home, money
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
+router.include_router(money.router)
 
 
 class Static(StaticFiles):
