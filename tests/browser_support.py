@@ -1,7 +1,7 @@
 """Real headless Chromium for the tests (Playwright), and the web wallet's static files served
 to it without a node.
 
-    from browser_support import browser, page, static_page   # noqa: F401 (fixtures)
+    pytest_plugins = ("browser_support",)   # in a test module: its fixtures
 
 ``browser`` is one Chromium per test session (``LIEN_CHROMIUM`` names another executable than
 Debian's ``/usr/bin/chromium``; the tests never download one); ``page`` is a page of a fresh

@@ -70,7 +70,7 @@ def memo_secret(seed: bytes) -> bytes:
     return secret
 
 
-def _montgomery(public_key_hex: str) -> bytes:
+def montgomery(public_key_hex: str) -> bytes:
     """The X25519 public key (u = (1 + y) / (1 − y)) of an Ed25519 public key."""
     try:
         u: bytes = nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(
@@ -80,14 +80,21 @@ def _montgomery(public_key_hex: str) -> bytes:
     return u
 
 
-def memo_key(seed: bytes, their_public_key: str) -> bytes:
-    """The AES-256-GCM key shared by the holder of ``seed`` and of ``their_public_key``."""
-    their_u = _montgomery(their_public_key)  # refuses what is not an Ed25519 public key
-    mine, theirs = nacl.bindings.crypto_sign_seed_keypair(seed)[0], bytes.fromhex(their_public_key)
+def shared_secret(seed: bytes, their_public_key: str) -> bytes:
+    """X25519(the seed's memo secret, their key's Montgomery form): the same from both sides."""
+    their_u = montgomery(their_public_key)  # refuses what is not an Ed25519 public key
     try:
-        shared = nacl.bindings.crypto_scalarmult(memo_secret(seed), their_u)
+        shared: bytes = nacl.bindings.crypto_scalarmult(memo_secret(seed), their_u)
     except nacl.exceptions.CryptoError:  # a small-order key: the secret would be all zeros
         raise MemoError("a key of small order has no shared secret") from None
+    return shared
+
+
+def memo_key(seed: bytes, their_public_key: str) -> bytes:
+    """The AES-256-GCM key shared by the holder of ``seed`` and of ``their_public_key``."""
+    shared = shared_secret(seed, their_public_key)
+    mine = nacl.bindings.crypto_sign_seed_keypair(seed)[0]
+    theirs = bytes.fromhex(their_public_key)
     return hkdf(shared, MEMO_INFO, salt=b"".join(sorted((mine, theirs))))
 
 
