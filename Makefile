@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 PORT ?= 8000
 
-.PHONY: run test bench lint setup services clean
+.PHONY: run test bench lint setup services chromium clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,11 @@ services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@pg_isready -h 127.0.0.1 -p 5432
 
-test: $(STAMP) services
+# The browser tests drive Debian's Chromium (never a downloaded one); LIEN_CHROMIUM names another.
+chromium:
+	@test -n "$$LIEN_CHROMIUM" || command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) services chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from lien.ledger import (  # noqa: E402
     sign_body,
 )
 from lien.ledger.reasons import TxError  # noqa: E402
+from lien.wallet import backup, memo  # noqa: E402
 
 DOC = ROOT / "docs" / "protocol.md"
 BEGIN = "<!-- BEGIN GENERATED VECTORS (scripts/make_vectors.py --write) -->"
@@ -396,8 +398,62 @@ def _trees() -> list[dict[str, Any]]:
     return trees
 
 
+# -- the web wallet (section 15) ------------------------------------------------------------------
+#: Written decomposed (e + U+0301): the wallet normalises to NFC before deriving or hashing.
+WALLET_PASSWORD = "Cafe\u0301 du marche\u0301, mot de passe d'exemple"
+WALLET_REFERENCE = "Facture n\u00b0 2026-0042 e\u0301picerie"
+
+
+def web_wallet_vectors() -> dict[str, Any]:
+    params = backup.KdfParams(bytes(range(16)).hex())
+    secrets = backup.derive(WALLET_PASSWORD, params)
+    master = backup.argon2_master(WALLET_PASSWORD, params)
+    member_seed, business_seed = PEOPLE["member"][0], PEOPLE["business"][0]
+    nonce = bytes(range(12))
+    payer, payee = pub("member"), pub("business")
+    memo_text = "pain et café ☕, merci !"
+    longest = "é" * (memo.text_bytes_max // 2) + "!" * (memo.text_bytes_max % 2)
+    return {
+        "kind": "web_wallet",
+        "backup": {
+            "password": WALLET_PASSWORD,
+            "password_nfc_utf8_hex": unicodedata.normalize("NFC", WALLET_PASSWORD).encode().hex(),
+            "kdf": params.to_json(),
+            "master_hex": master.hex(),
+            "login_secret_hex": secrets.login_secret.hex(),
+            "kek_hex": secrets.kek.hex(),
+            "seed": member_seed.hex(),
+            "account": acct("member"),
+            "nonce_hex": nonce.hex(),
+            "backup": backup.seal(member_seed, secrets.kek, acct("member"), nonce),
+        },
+        "memo": {
+            "payer": {"seed": member_seed.hex(), "public_key": payer,
+                      "x25519_secret_hex": memo.memo_secret(member_seed).hex(),
+                      "x25519_public_hex": memo.montgomery(payer).hex()},
+            "payee": {"seed": business_seed.hex(), "public_key": payee,
+                      "x25519_secret_hex": memo.memo_secret(business_seed).hex(),
+                      "x25519_public_hex": memo.montgomery(payee).hex()},
+            "shared_hex": memo.shared_secret(member_seed, payee).hex(),
+            "hkdf_salt_hex": (bytes.fromhex(min(payer, payee)) + bytes.fromhex(max(payer, payee))).hex(),
+            "key_hex": memo.memo_key(member_seed, payee).hex(),
+            "text": memo_text,
+            "nonce_hex": nonce.hex(),
+            "box": memo.encrypt(memo_text, member_seed, payee, nonce),
+            "text_bytes_max": memo.text_bytes_max,
+            "longest_text": longest,
+            "longest_box": memo.encrypt(longest, member_seed, payee, nonce),
+        },
+        "reference": {
+            "payee_account": acct("business"),
+            "reference": WALLET_REFERENCE,
+            "hash": memo.reference_hash(acct("business"), WALLET_REFERENCE),
+        },
+    }
+
+
 # -- rendering -----------------------------------------------------------------------------------
-_INVISIBLE = re.compile("[\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile("[\x7f-\x9f\u0300-\u036f\u2028\u2029]")  # and combining marks
 
 
 def _dumps(value: Any) -> str:
@@ -447,6 +503,14 @@ SECTIONS = [
     ("receipt", "Receipt",
      "A receipt for the memo transfer of block 2, verifiable offline against "
      "`trusted_validators`."),
+    ("web_wallet", "Web wallet: password secrets, key backup, memos and references",
+     "Section 15. `backup`: the password (written decomposed; its NFC UTF-8 bytes are "
+     "`password_nfc_utf8_hex`), the argon2id output `master_hex`, the two HKDF keys and the "
+     "member's seed sealed under `kek_hex` with the nonce `nonce_hex`. `memo`: the member pays "
+     "the business; each side's X25519 keys, the shared secret, the HKDF salt and key, and the "
+     "box of `text` with `nonce_hex` (either side opens it); `longest_text` is the longest memo "
+     "that fits (`text_bytes_max` bytes). `reference`: the hash a transfer carries for "
+     "`reference` paid to `payee_account`."),
 ]
 
 
@@ -460,6 +524,7 @@ def generate() -> str:
         "merkle": merkle_vector,
         "chain": chain,
         "receipt": receipt_vector,
+        "web_wallet": web_wallet_vectors(),
     }
     parts = [BEGIN, ""]
     for kind, title, text in SECTIONS:

@@ -46,7 +46,8 @@ from lien.ledger.crypto import BLOCK_DOMAIN, TX_DOMAIN, verify
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "protocol.md"
-KINDS = {"canonical_json", "account_ids", "transactions", "merkle", "chain", "receipt"}
+KINDS = {"canonical_json", "account_ids", "transactions", "merkle", "chain", "receipt",
+         "web_wallet"}  # web_wallet: checked by tests/test_web_crypto.py
 
 
 def _section(text: str, heading: str) -> str:

@@ -64,9 +64,10 @@ class BackupError(Exception):
     """A backup that does not open with this key (wrong password) or is not a backup."""
 
 
-def _hkdf(master: bytes, info: bytes, length: int = 32) -> bytes:
-    """HKDF-SHA256 (RFC 5869) with an empty salt (the master key is already uniform)."""
-    prk = hmac.new(b"\0" * 32, master, hashlib.sha256).digest()
+def hkdf(master: bytes, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
+    """HKDF-SHA256 (RFC 5869). The backup's keys use an empty salt (= 32 zero bytes: the
+    argon2id output is already uniform); the memo key (``memo.py``) salts with both keys."""
+    prk = hmac.new(salt or b"\0" * 32, master, hashlib.sha256).digest()
     out, block, counter = b"", b"", 1
     while len(out) < length:
         block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
@@ -74,13 +75,18 @@ def _hkdf(master: bytes, info: bytes, length: int = 32) -> bytes:
     return out[:length]
 
 
-def derive(password: str, params: KdfParams) -> Secrets:
-    master = hash_secret_raw(
+def argon2_master(password: str, params: KdfParams) -> bytes:
+    """The 64 bytes of argon2id the two secrets are drawn from (exposed for the vectors)."""
+    return hash_secret_raw(
         unicodedata.normalize("NFC", password).encode(), bytes.fromhex(params.salt),
         time_cost=params.time_cost, memory_cost=params.memory_kib,
         parallelism=params.parallelism, hash_len=64, type=Type.ID,
     )
-    return Secrets(_hkdf(master, LOGIN_INFO), _hkdf(master, BACKUP_INFO))
+
+
+def derive(password: str, params: KdfParams) -> Secrets:
+    master = argon2_master(password, params)
+    return Secrets(hkdf(master, LOGIN_INFO), hkdf(master, BACKUP_INFO))
 
 
 def seal(seed: bytes, kek: bytes, account: str, nonce: bytes | None = None) -> str:
