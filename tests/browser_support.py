@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "lien" / "web" / "static"
 ORIGIN = "http://lien.test"
@@ -42,12 +42,23 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+def playwright() -> Iterator[Playwright]:
+    """The one Playwright driver of the run (the sync API allows one)."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+def launch(driver: Playwright, *extra_args: str) -> Browser:
+    """Another Chromium with more switches (a fake camera...)."""
+    return driver.chromium.launch(executable_path=chromium_path(), headless=True,
+                                  args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = launch(playwright)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

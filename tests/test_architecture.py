@@ -24,7 +24,7 @@ ALLOWED = {
     "ordering": {"ledger", "chain", "store"},
     "wallet": {"ledger", "chain"},  # what the CLI and the web wallet share: client side only
     "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
-    "web": {"ledger", "chain", "store", "node"},  # store: its record types, never SQL
+    "web": {"ledger", "chain", "store", "node", "wallet"},  # store: record types, never SQL
     "cli": {"ledger", "chain", "store", "node", "web", "wallet", "bench"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)

@@ -22,13 +22,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from ..templating import SECURITY_HEADERS
-from . import home, money
+from . import home, money, qr
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
 router.include_router(money.router)
+router.include_router(qr.router)
 
 
 class Static(StaticFiles):
