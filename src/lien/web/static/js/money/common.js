@@ -2,7 +2,10 @@
 // account ids checked as they are typed, the member of the session and the key of this device,
 // the node's API, and a signed transaction submitted once however often it is retried.
 import { signBody, txId } from "../protocol.js";
-import { loadDeviceKey, saveDeviceKey, deriveSecrets, openBackup, importSeed } from "../keys.js";
+import {
+  BackupError, PinError, deriveSecrets, importSeed, loadDeviceKey, openBackup, saveDeviceKey,
+  unlockDeviceKey,
+} from "../keys.js";
 import { memoKeyFromSeed } from "../memo.js";
 
 // ---- the page: its data-* attributes (rendered by the server in the page's language) ----
@@ -168,10 +171,8 @@ export function defaultSplit(amount, m) {
 // The most this membership can pay (nantie + credit down to the floor).
 export const spendable = (m) => m.nantie_minor + Math.max(m.credit_minor - m.floor_minor, 0);
 
-// ---- the key of this device: unlocked, or restored from the node's backup with the password
-export async function deviceKey(me) {
-  return loadDeviceKey(me.account);
-}
+// ---- the key of this device: unlocked (behind its PIN if the member set one), or restored
+// from the node's encrypted backup with the password.
 
 // Restores the key of `me` on this device from its backup: the password gives the login
 // secret (sent) and the key-encryption key (never sent); the seed is wiped once imported.
@@ -186,7 +187,13 @@ export async function restoreKey(me, password) {
   if (login.status === 429) throw new Error(msg("rate-limited"));
   if (login.status !== 200) throw new Error(msg("network"));
   if (login.json.csrf) me.csrf = login.json.csrf;
-  const seed = await openBackup(login.json.backup, kek, me.account);
+  let seed;
+  try {
+    seed = await openBackup(login.json.backup, kek, me.account);
+  } catch (e) {
+    if (e instanceof BackupError) throw new Error(msg("wrong-password"));
+    throw e;
+  }
   try {
     const { privateKey, publicKeyHex } = await importSeed(seed);
     const memoKey = await memoKeyFromSeed(seed);
@@ -198,13 +205,22 @@ export async function restoreKey(me, password) {
   }
 }
 
-// Wires the "unlock" form of a page (#unlock): resolves with the device key once there is one.
+// The key of `me` on this device, asking (form #unlock) for its PIN or, when this device has
+// none, for the password that restores it; resolves once the key can sign.
 export async function unlockedKey(me) {
-  const key = await deviceKey(me);
-  if (key) return key;
+  let key = await loadDeviceKey(me.account);
+  if (key?.privateKey) return key;
   const form = $("#unlock");
   const error = $("#unlock-error");
+  const usePin = (pin) => {
+    show($("#unlock-pin-label"), pin);
+    show($("#unlock-password-label"), !pin);
+    show($("#unlock-pin-text"), pin);
+    show($("#unlock-password-text"), !pin);
+  };
+  usePin(Boolean(key?.hasPin));
   show(form);
+  (key?.hasPin ? $("#unlock-pin") : $("#unlock-password")).focus();
   return new Promise((resolve) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -212,13 +228,29 @@ export async function unlockedKey(me) {
       button.disabled = true;
       error.textContent = "";
       try {
+        if (key?.hasPin) {
+          try {
+            const unlocked = await unlockDeviceKey(me.account, $("#unlock-pin").value);
+            show(form, false);
+            resolve(unlocked);
+          } catch (e) {
+            if (!(e instanceof PinError)) throw e;
+            if (e.attemptsLeft === 0) {
+              key = null; // forgotten after too many wrong PINs: the password restores it
+              usePin(false);
+            }
+            error.textContent = msg("wrong-pin", { left: e.attemptsLeft ?? 0 });
+          } finally {
+            $("#unlock-pin").value = "";
+          }
+          return;
+        }
         const restored = await restoreKey(me, $("#unlock-password").value);
         $("#unlock-password").value = "";
         show(form, false);
         resolve(restored);
       } catch (e) {
-        error.textContent = e.message === "wrong password" || e.name === "BackupError"
-          ? msg("wrong-password") : e.message;
+        error.textContent = e.message;
       } finally {
         button.disabled = false;
       }

@@ -6,7 +6,7 @@ import {
   $, AmountError, displayAccount, findInHistory, formatAmount, member, msg, names,
   parseAmount, root, show, watch, currency,
 } from "./common.js";
-import { makePaymentUrl } from "./payment-url.js";
+import { link } from "./encaisser-link.js";
 
 const validityMs = Number(root.dataset.validityS) * 1000;
 let expected = null; // {amount, referenceHash, expires}
@@ -64,13 +64,11 @@ async function start(me) {
       return;
     }
     $("#amount").removeAttribute("aria-invalid");
-    const reference = $("#reference").value.trim() || shortReference();
+    const reference = $("#reference").value.trim().normalize("NFC") || shortReference();
     const expires = Date.now() + validityMs;
     expected = { amount, reference, referenceHash: await referenceHash(me.account, reference), expires };
     const name = me.profile?.trading_name || me.profile?.name || "";
-    const url = makePaymentUrl({
-      origin: location.origin, to: me.account, currency, amount, reference, expires, name,
-    });
+    const url = link({ to: me.account, currency, amount_minor: amount, reference, expires_ms: expires }, name);
     $("#qr").src = `/qr.svg?text=${encodeURIComponent(url)}`;
     $("#qr").classList.remove("expired");
     $("#qr-link").href = url;

@@ -7,7 +7,7 @@ import {
   $, AmountError, Submission, body, currency, defaultSplit, displayAccount, formatAmount,
   member, membership, msg, names, parseAmount, readAccount, root, show, spendable, unlockedKey,
 } from "./common.js";
-import { parsePaymentUrl } from "./payment-url.js";
+import { parsePaymentUrl } from "../payload.js";
 
 const duration = (ms) => {
   const s = Math.max(0, Math.ceil(ms / 1000));
@@ -188,7 +188,11 @@ const me = await member();
 if (location.pathname === "/payer/v1") {
   let request = null;
   try {
-    request = parsePaymentUrl(location.href);
+    const r = parsePaymentUrl(location.href, { nowMs: null });
+    request = {
+      to: r.to, currency: r.currency, amount: r.amount_minor, reference: r.reference ?? "",
+      expires: r.expires_ms, name: r.name ?? "",
+    };
   } catch {
     show($("#request"));
     $("#problem").textContent = msg("bad-link");
