@@ -58,7 +58,8 @@ class WalletSession:
     member: Member
     email: str
     profile: dict[str, Any]
-    directory: dict[str, str] = field(default_factory=dict)  # names the member may see
+    directory: dict[str, str] = field(default_factory=dict)  # businesses that opted in
+    contacts: dict[str, str] = field(default_factory=dict)  # the member's saved contacts
     password: str = PASSWORD
 
     def __post_init__(self) -> None:
@@ -88,11 +89,15 @@ class WalletSession:
             return self._json(route, 200, self.me())
         if path == "/wallet/api/names":
             wanted = parse_qs(urlsplit(request.url).query).get("accounts", [""])[0].split(",")
-            return self._json(route, 200, {a: self.directory[a] for a in wanted if a in self.directory})
+            known = {**self.directory, **self.contacts}
+            return self._json(route, 200, {a: known[a] for a in wanted if a in known})
         if path == "/wallet/api/directory":
             return self._json(route, 200, [{"account": a, "trading_name": n, "category": "",
                                             "town": "Saint-Étienne", "description": ""}
                                            for a, n in self.directory.items()])
+        if path == "/wallet/api/contacts":
+            return self._json(route, 200, {"contacts": [
+                {"account": a, "label": n} for a, n in self.contacts.items()]})
         if path == "/wallet/api/kdf" and body.get("email") == self.email:
             return self._json(route, 200, {"kdf": self.kdf.to_json()})
         if path == "/wallet/api/login":

@@ -10,7 +10,7 @@ import { setBusiness, tillKey } from "./till-key.js";
 
 let key = await tillKey();
 $("#till-code").textContent = key.publicKeyHex.replace(/(.{8})(?=.)/g, "$1 ");
-$("#qr").src = `/qr.svg?text=${encodeURIComponent(`${location.origin}/caisses?till=${key.publicKeyHex}`)}`;
+$("#till-link").href = `/caisses?till=${key.publicKeyHex}`;
 root.dataset.tillKey = key.publicKeyHex;
 let stream = null;
 

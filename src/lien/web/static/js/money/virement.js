@@ -52,8 +52,8 @@ async function fillKnown() {
   for (const b of directory.status === 200 && Array.isArray(directory.json) ? directory.json : []) {
     entries.push([b.account, `${b.trading_name} (${b.town ?? ""})`]);
   }
-  const list = contacts.status === 200 ? (contacts.json?.items ?? contacts.json) : [];
-  for (const c of Array.isArray(list) ? list : []) entries.push([c.account, c.name]);
+  const list = contacts.status === 200 ? contacts.json?.contacts : [];
+  for (const c of Array.isArray(list) ? list : []) entries.push([c.account, c.label]);
   for (const [account, label] of entries) {
     if (account === me.account) continue;
     const option = document.createElement("option");
