@@ -161,7 +161,9 @@ async function payment(me, request) {
         const reference = fixed ? request.reference : $("#reference").value.trim();
         const fields = { from: me.account, to, currency, amount };
         if (reference) fields.reference = await referenceHash(to, reference);
-        const expires = request.expires ?? Date.now() + 10 * 60 * 1000;
+        // the QR's expiry, within the ledger's window (expiry_window_ms_max = 24 h)
+        const expires = Math.min(request.expires ?? Date.now() + 10 * 60 * 1000,
+          Date.now() + 23 * 60 * 60 * 1000);
         submission = new Submission(body("transfer", fields, expires), key);
         root.dataset.txId = await submission.id();
       }
