@@ -12,13 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_support import Founders, ServedNode
-from money_support import WalletSession, phone, ready, screenshot
+from money_support import WalletSession, chromium, phone, ready, screenshot
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
 from lien.wallet.memo import reference_hash
-
-pytest_plugins = ("browser_support",)
 
 TIMEOUT = 15_000
 
@@ -27,6 +25,12 @@ TIMEOUT = 15_000
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
     with ServedNode(tmp_path_factory.mktemp("money") / "node") as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -290,6 +290,11 @@ def bench(
     scale: bool = typer.Option(
         False, "--scale", help="Also measure a node with 100,000 accounts and 1,000,000 "
         "transactions of history: restart time, memory, throughput (a few minutes more)."),
+    till: bool = typer.Option(
+        False, "--till", help="Also measure till payments between two phones in headless "
+        "Chromium (Confirmer to Payé) and the bytes a new phone loads (needs Playwright and "
+        "Debian's chromium)."),
+    till_payments: int = typer.Option(50, min=1, help="Till payments in the --till run."),
 ) -> None:
     """Measure throughput and latency against this machine's Ed25519 baseline (about a minute).
 
@@ -298,7 +303,8 @@ def bench(
     from .. import bench as harness
 
     size = (harness.SCALE_ACCOUNTS, harness.SCALE_TRANSACTIONS) if scale else None
-    figures = harness.run(batch_payments, http_payments, log=lambda m: err.log(m), scale=size)
+    figures = harness.run(batch_payments, http_payments, log=lambda m: err.log(m), scale=size,
+                          till=till_payments if till else None)
     table = Table("figure", "value", "ratio to ed25519 baseline", "target",
                   title="LIEN bench")
     baseline = figures["ed25519_verify_per_s"]
@@ -310,6 +316,12 @@ def bench(
                   f"≤ {harness.HTTP_LATENCY_P99_MS_MAX}")
     table.add_row("disk_bytes_per_tx", f"{figures['disk_bytes_per_tx']:.0f}", "",
                   f"≤ {harness.DISK_BYTES_PER_TX_MAX}")
+    if till:
+        table.add_row("till_paid_p50_ms", f"{figures['till_paid_p50_ms']:.0f}", "", "")
+        table.add_row("till_paid_p99_ms", f"{figures['till_paid_p99_ms']:.0f}", "",
+                      f"≤ {figures['till_paid_p99_ms_max']}")
+        table.add_row("wallet_first_load_kb", f"{figures['wallet_first_load_kb']:.0f}", "",
+                      f"≤ {figures['wallet_first_load_kb_max']}")
     if scale:
         for name in ("scale_batch_payments_per_s", "scale_verify_tx_per_s"):
             table.add_row(name, f"{figures[name]:,.0f}", f"{figures[name] / baseline:.2f}", "")
