@@ -1,15 +1,19 @@
-"""Real headless Chromium for the tests (Playwright), and the web wallet's static files served
-to it without a node.
+"""Real headless Chromium (Debian's /usr/bin/chromium) for the browser tests, through Playwright.
 
-    pytest_plugins = ("browser_support",)   # in a test module: its fixtures
+    (registered for every module by tests/conftest.py)
 
-``browser`` is one Chromium per test session (``LIEN_CHROMIUM`` names another executable than
-Debian's ``/usr/bin/chromium``; the tests never download one); ``page`` is a page of a fresh
-context per test (its own cookies and IndexedDB); ``static_page`` is such a page opened on
-``http://lien.test/``, where every request under that origin is answered from
-``src/lien/web/static`` (``/js/keys.js`` is ``static/js/keys.js``), so that modules can be
-imported with ``page.evaluate("import('/js/keys.js')")``. The origin counts as a secure
-context for WebCrypto only through the flag below, as localhost would.
+* ``playwright`` (module) — the Playwright driver (the sync API allows one at a time);
+* ``browser`` (module) — Chromium launched with ``CHROMIUM_ARGS`` (``LIEN_CHROMIUM`` names
+  another executable; the tests never download one);
+* ``launch(playwright, *extra_args)`` — another Chromium with more switches (a fake camera);
+* ``page`` — a page of a fresh context (its own cookies and IndexedDB) per test;
+* ``static_page`` / ``open_static(browser)`` — a page at ``http://lien.test/`` whose requests are
+  answered from ``src/lien/web/static`` without any server (``/static/js/keys.js`` and
+  ``/js/keys.js`` are both ``static/js/keys.js``), so ES modules import as in the wallet. The
+  origin counts as a secure context for WebCrypto through the flag below, as localhost would.
+
+Module scope, not session scope: while Playwright's sync driver runs, its event loop is the
+thread's running loop, and every ``anyio`` test of a later module would fail to start its own.
 """
 
 from __future__ import annotations
@@ -20,17 +24,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "lien" / "web" / "static"
 ORIGIN = "http://lien.test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--unsafely-treat-insecure-origin-as-secure={ORIGIN}"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SECURE_TEST_ORIGIN = f"--unsafely-treat-insecure-origin-as-secure={ORIGIN}"
 CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
                  ".json": "application/json", ".css": "text/css", ".html": "text/html",
                  ".svg": "image/svg+xml", ".png": "image/png", ".md": "text/plain"}
-ABOUT = "<!doctype html><html lang=en><title>LIEN test page</title></html>"
+BLANK = ("<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>LIEN test page"
+         "</title></head><body></body></html>")
 
 
 def chromium_path() -> str:
@@ -41,29 +54,30 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    """The one Playwright driver of the run (the sync API allows one)."""
     with sync_playwright() as driver:
         yield driver
 
 
-def launch(driver: Playwright, *extra_args: str) -> Browser:
-    """Another Chromium with more switches (a fake camera...)."""
+def launch(driver: Playwright, *extra_args: str, secure_test_origin: bool = True) -> Browser:
+    """A Chromium with ``CHROMIUM_ARGS`` and more switches; ``ORIGIN`` is a secure context
+    unless ``secure_test_origin`` is false."""
+    secure = [SECURE_TEST_ORIGIN] if secure_test_origin else []
     return driver.chromium.launch(executable_path=chromium_path(), headless=True,
-                                  args=[*CHROMIUM_ARGS, *extra_args])
+                                  args=[*CHROMIUM_ARGS, *secure, *extra_args])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = launch(playwright)
-    yield launched
-    launched.close()
+    chromium = launch(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+    context = browser.new_context(locale="fr-FR")
     try:
         yield context.new_page()
     finally:
@@ -73,9 +87,9 @@ def page(browser: Browser) -> Iterator[Page]:
 def _serve_static(route: Route) -> None:
     path = route.request.url.removeprefix(ORIGIN).split("?", 1)[0].split("#", 1)[0]
     if path == "/":
-        route.fulfill(status=200, content_type="text/html", body=ABOUT)
+        route.fulfill(status=200, body=BLANK, content_type="text/html; charset=utf-8")
         return
-    file = (STATIC / path.lstrip("/")).resolve()
+    file = (STATIC / path.removeprefix("/static/").lstrip("/")).resolve()
     if not file.is_relative_to(STATIC) or not file.is_file():
         route.fulfill(status=404, content_type="text/plain", body="not found")
         return
@@ -84,8 +98,48 @@ def _serve_static(route: Route) -> None:
                   body=file.read_bytes())
 
 
-@pytest.fixture
-def static_page(page: Page) -> Page:
+def serve_static(page: Page) -> Page:
+    """Answer ``page``'s requests to ``ORIGIN`` from the static files and open it there."""
     page.route(f"{ORIGIN}/**", _serve_static)
     page.goto(f"{ORIGIN}/")
     return page
+
+
+def open_static(browser: Browser) -> Page:
+    """A new page (own context) at ``http://lien.test/``, the static files routed in."""
+    return serve_static(browser.new_context(locale="fr-FR").new_page())
+
+
+@pytest.fixture
+def static_page(page: Page) -> Page:
+    return serve_static(page)
+
+
+# -- pages of a served node at phone width -------------------------------------------------------
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+
+
+def screenshot(page: Page, name: str, lang: str = "fr") -> Path:
+    """The page at phone width, saved as ``var/screenshots/<name>-<lang>.png`` (an artefact)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{lang}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+class Requests:
+    """Every request a browser context sent: its URL, headers and body (``post_data``)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def record(self, request: Request) -> None:
+        body = request.post_data_buffer or b""
+        headers = " ".join(f"{k}: {v}" for k, v in request.headers.items())
+        self.sent.append((request.url, headers, body))
+
+    def contains(self, needle: bytes) -> bool:
+        lowered = needle.lower()
+        return any(lowered in (url + headers).encode().lower() or lowered in body.lower()
+                   for url, headers, body in self.sent)

@@ -11,64 +11,17 @@ Everything else (the pages, ``/api/v1``, ``/qr.svg``, the event streams) is the 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, sync_playwright
+from browser_support import PHONE, Requests
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from lien.wallet import Member
 from lien.wallet.backup import KdfParams, derive, seal
 
 PASSWORD = "mot de passe du membre"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Debian's headless Chromium (``LIEN_CHROMIUM`` names another), for one test module: its
-    Playwright driver ends with the module, so the event loop it runs is gone before the next
-    module's async tests start theirs."""
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=os.environ.get("LIEN_CHROMIUM", "/usr/bin/chromium"), headless=True,
-            args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
-
-
-def screenshot(page: Page, name: str, lang: str = "fr") -> Path:
-    """The page at phone width, saved as ``var/screenshots/<name>-<lang>.png`` (an artefact)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}-{lang}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-class Requests:
-    """Every request a browser context sent: its URL, headers and body (``post_data``)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, bytes]] = []
-
-    def record(self, request: Request) -> None:
-        body = request.post_data_buffer or b""
-        headers = " ".join(f"{k}: {v}" for k, v in request.headers.items())
-        self.sent.append((request.url, headers, body))
-
-    def contains(self, needle: bytes) -> bool:
-        lowered = needle.lower()
-        return any(lowered in (url + headers).encode().lower() or lowered in body.lower()
-                   for url, headers, body in self.sent)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from cli_support import (
 
 from lien.cli.wallet import NodeClient, NodeRefused, NodeUnreachable
 from lien.ledger import ChainConfig, format_account_id
-from lien.wallet import Member, keystore
+from lien.wallet import Member, keystore, memo
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
 TX_ID = re.compile(r"transaction ([0-9a-f]{64})")
@@ -218,7 +218,7 @@ def test_account_open_with_a_new_keystore(tmp_path: Path, node: ServedNode,
 def test_pay_prints_the_split_in_french(tmp_path: Path, node: ServedNode,
                                         founders: Founders) -> None:
     alice, alice_ks = founders.open_member(tmp_path, "alice", nantie_minor=5_000)
-    bob, _ = founders.open_member(tmp_path, "bob")
+    bob, bob_ks = founders.open_member(tmp_path, "bob")
     typed = format_account_id(bob.account).lower()  # as people type it
     paid = pay(node, alice_ks, typed, "12,50", "--memo", "pain [bold]et[/bold] café")
     assert paid.exit_code == 0, paid.text
@@ -233,7 +233,37 @@ def test_pay_prints_the_split_in_french(tmp_path: Path, node: ServedNode,
     assert table_rows(shown.stdout) == [
         ["LIEN", "37,50", "-3,50", "-200,00", f"2{NNBSP}000,00", "234,00", "actif"]]
     history = run("history", bob.account, node=node.url).text
+    assert "(mémo chiffré)" in history and "pain" not in history  # sealed on chain
+    history = run("history", bob.account, "--keystore", bob_ks, node=node.url,
+                  password=MEMBER_PASSWORD).text
     assert "pain [bold]et[/bold] café" in history  # a memo is text, never console markup
+
+
+def test_pay_seals_the_memo_and_hashes_the_reference(tmp_path: Path, node: ServedNode,
+                                                     founders: Founders) -> None:
+    """The chain holds a box only payer and payee open, and the reference's hash; each reads
+    the memo in its own history with its keystore (docs/protocol.md §15)."""
+    payer, payer_ks = founders.open_member(tmp_path, "payer", nantie_minor=5_000)
+    shop, shop_ks = founders.open_member(tmp_path, "shop", kind="business")
+    paid = pay(node, payer_ks, shop.account, "7,00", "--memo", "loyer de mars ☕",
+               "--reference", "Facture 2026-17")
+    assert paid.exit_code == 0, paid.text
+    item = httpx.get(f"{node.url}/api/v1/accounts/{shop.account}/history",
+                     params={"limit": 1}).json()["items"][0]
+    body = item["tx"]["body"]
+    assert body["memo"].startswith("m1.") and "loyer" not in json.dumps(item)
+    assert body["reference"] == memo.reference_hash(shop.account, "Facture 2026-17")
+    assert memo.decrypt(body["memo"], bytes(shop.key), payer.public_key) == "loyer de mars ☕"
+    for account, ks in ((shop.account, shop_ks), (payer.account, payer_ks)):
+        shown = run("history", account, "--limit", "1", "--keystore", ks, node=node.url,
+                    password=MEMBER_PASSWORD)
+        assert shown.exit_code == 0, shown.text
+        assert table_rows(shown.stdout)[0][-1] == "loyer de mars ☕"
+    someone_else = run("history", shop.account, "--keystore", payer_ks, node=node.url,
+                       password=MEMBER_PASSWORD)
+    assert_fails(someone_else, 2, "not of")
+    assert_fails(pay(node, payer_ks, Member.new().account, "1", "--memo", "x"), 1,
+                 "unknown_account")
 
 
 def test_pay_refused_by_the_ledger_exits_1_with_the_reason(tmp_path: Path, node: ServedNode,
@@ -256,7 +286,8 @@ def test_refusals_by_the_node_are_bad_input(tmp_path: Path, node: ServedNode,
     assert not (tmp_path / "r.json").exists()
     _, ks = founders.open_member(tmp_path, "wordy", nantie_minor=1_000)
     payee = founders.admin.account
-    assert_fails(pay(node, ks, payee, "1", "--memo", "é" * 200), 2, "too_large")
+    assert_fails(pay(node, ks, payee, "1", "--memo", "é" * 81), 2,
+                 "at most 161 bytes of UTF-8 text once encrypted; this one has 162")
     assert_fails(pay(node, ks, payee, "1", "--currency", "L"), 2, "bad_field")
     not_an_api = run("balance", payee, node=f"{node.url}/nowhere")
     assert_fails(not_an_api, 2, "not_found")
@@ -282,7 +313,8 @@ def test_history_newest_first_and_following_pages(tmp_path: Path, node: ServedNo
     for n in range(1, 4):
         assert pay(node, ks, eve.account, f"{n},00", "--memo", f"achat {n}").exit_code == 0
 
-    latest = run("history", dana.account, "--limit", "2", node=node.url)
+    latest = run("history", dana.account, "--limit", "2", "--keystore", ks, node=node.url,
+                 password=MEMBER_PASSWORD)
     assert latest.exit_code == 0, latest.text
     rows = table_rows(latest.stdout)
     eve_id = format_account_id(eve.account)
@@ -309,7 +341,8 @@ def test_history_shows_a_refused_payment_with_its_reason_and_no_amount(
     assert_fails(pay(node, ks, gail.account, "250,00", "--memo", "trop cher"), 1,
                  "insufficient_funds")
     assert pay(node, ks, gail.account, "4,00").exit_code == 0
-    shown = run("history", frank.account, "--limit", "2", node=node.url)
+    shown = run("history", frank.account, "--limit", "2", "--keystore", ks, node=node.url,
+                password=MEMBER_PASSWORD)
     assert shown.exit_code == 0, shown.text
     gail_id = format_account_id(gail.account)
     assert [row[2:] for row in table_rows(shown.stdout)] == [

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_support import Founders, ServedNode
-from money_support import WalletSession, chromium, phone, ready, screenshot
+from browser_support import screenshot
+from money_support import WalletSession, phone, ready
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
@@ -25,12 +26,6 @@ TIMEOUT = 15_000
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
     with ServedNode(tmp_path_factory.mktemp("money") / "node") as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

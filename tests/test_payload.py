@@ -3,6 +3,7 @@ strictness of the parser, and their QR codes (GET /qr.svg, the printed counter Q
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,67 @@ def test_the_printed_counter_qr_is_written_as_svg_and_png(tmp_path: Path) -> Non
     assert (tmp_path / "counter.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(PayloadError):
         qr.save_link_qr("https://example.org/", str(tmp_path / "x.svg"))
+
+
+# -- docs/protocol.md §16 ----------------------------------------------------------------------
+DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
+
+
+def _section_16() -> str:
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("\n## 16. Payment links and QR codes\n")
+    return text[start: text.index("\n## ", start + 1)]
+
+
+def test_the_document_lists_every_error_code_with_the_code_s_words() -> None:
+    text = _section_16()
+    table = text[text.index("| Code | Meaning |"):]
+    table = table[: table.index("\n\n")]
+    rows = re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", table, re.M)
+    assert dict(rows) == ERRORS and len(rows) == len(ERRORS)
+
+
+def test_the_document_s_parameters_are_the_code_s() -> None:
+    rows = re.findall(r"^\| `([a-z]+)` \| `([a-z_]+)` \|", _section_16(), re.M)
+    fields = {f for f in PaymentRequest.__dataclass_fields__ if f not in ("base", "version")}
+    assert {param for param, _ in rows} == {"to", "cur", "amount", "ref", "exp", "name", "id"}
+    assert {field for param, field in rows if param != "id"} == fields
+
+
+def test_the_document_s_vectors_are_the_shared_ones() -> None:
+    links = re.findall(r"^(https://\S+)", _section_16(), re.M)
+    shared = {case["url"] for case in VECTORS["valid"]}
+    assert len(links) == 3 and set(links) <= shared
+    text = _section_16()
+    for case in VECTORS["invalid"]:
+        if case["name"] in ("a decimal amount", "wrong check digits", "version 2"):
+            assert f"→ {case['code']}" in text
+    assert "1767225599999" in text and "`1767225600000`" in text  # expired: now - 1
+    assert f"version {qr.qr_code(TILL).version} (" in text
+
+
+# -- lien till qr ------------------------------------------------------------------------------
+def test_lien_till_qr_writes_the_counter_s_code(tmp_path: Path) -> None:
+    from cli_support import run
+
+    out = tmp_path / "counter.svg"
+    result = run("till", "qr", "ggvx-s38a-6148", "--base", "https://lien.example.org",
+                 "--name", "Café Ô Marché", "--out", str(out))
+    assert result.exit_code == 0, result.text
+    assert VECTORS["valid"][2]["url"] in result.stdout
+    assert "version 6 (41 modules)" in result.stdout
+    assert out.read_bytes().startswith(b"<?xml") and b"<svg" in out.read_bytes()
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["GGVXS38A6149", "--base", "https://lien.example.org"], "not a valid account id"),
+    (["GGVXS38A6148", "--base", "http://lien.example.org"], "bad_base"),
+    (["GGVXS38A6148", "--base", "https://lien.example.org", "--name", "x" * 81], "bad_name"),
+])
+def test_lien_till_qr_refuses_bad_input(tmp_path: Path, args: list[str], words: str) -> None:
+    from cli_support import run
+
+    out = tmp_path / "counter.png"
+    result = run("till", "qr", *args, "--out", str(out))
+    assert result.exit_code == 2 and words in result.text
+    assert not out.exists()

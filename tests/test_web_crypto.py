@@ -25,7 +25,6 @@ from test_protocol_vectors import DOC, vectors
 from lien.ledger import limits
 from lien.wallet import backup, memo
 
-pytest_plugins = ("browser_support",)  # its fixtures: browser, page, static_page
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "lien" / "web" / "static"
 VENDOR = STATIC / "vendor" / "hash-wasm"

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import wallet
+from . import till, wallet
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -279,6 +279,7 @@ def export(
 
 # The wallet commands (keys, account, pay, balance, history, receipt): lien.cli.wallet.
 wallet.register(app)
+app.add_typer(till.till_app, name="till")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -57,6 +58,7 @@ from ..wallet import (
     entry_for,
     keystore,
 )
+from ..wallet import memo as memos
 from .common import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console
 from .common import fail
 
@@ -360,17 +362,21 @@ def pay(
         help="How much of the amount is nantie (euro-backed); the rest is crédit mutualisé. "
              "Default: positive credit first, then nantie, then credit down to the floor."),
     memo: str = typer.Option(
-        "", "--memo", help=f"A note for the payee (at most {limits.memo_bytes_max} bytes)."),
+        "", "--memo",
+        help=f"A note for the payee, at most {memos.text_bytes_max} bytes: encrypted so that "
+             "only the payee and you can read it (docs/protocol.md §15)."),
     reference: str = typer.Option(
         "", "--reference",
-        help=f"An invoice or order reference (at most {limits.reference_bytes_max} bytes)."),
+        help="An invoice or order reference: the chain gets only its hash, which the payee "
+             "recomputes from its own invoice numbers."),
     currency: str = CurrencyOption,
     password: str | None = PasswordOption,
     node: str = NodeOption,
 ) -> None:
     """Pay another account from the keystore's account and wait until the ledger executes it;
     print the split between nantie and crédit mutualisé. Exits 1 with the reason code when the
-    ledger refuses (insufficient_funds, payee_not_active...).
+    ledger refuses (insufficient_funds, payee_not_active...). The memo is sealed to the payee's
+    key, never written in clear on the shared chain.
 
     Example: lien pay --keystore camille.json --to K7QM-3XZ9-WT42 --amount 12,50 --memo pain
     """
@@ -381,13 +387,14 @@ def pay(
         options["nantie"] = _amount(nantie, "nantie", zero_ok=True)
         if options["nantie"] > minor:
             fail(EXIT_USAGE, "nantie: larger than the amount")
-    if memo:
-        options["memo"] = memo
+    _memo_fits(memo)
     if reference:
-        options["reference"] = reference
+        options["reference"] = memos.reference_hash(payee, reference)
     code = currency.upper()
     member = _unlock(keystore_file, password)
     with _node(node) as client:
+        if memo:
+            options["memo"] = _sealed_memo(client, member, payee, memo)
         maker = TxMaker(client.chain_id(), wall_clock_ms)
         tx = _sign(maker, member, "transfer", **{"from": member.account}, to=payee,
                    currency=code, amount=minor, **options)
@@ -398,6 +405,37 @@ def pay(
     say(f"  dont nantie {format_amount(int(result.get('nantie', 0)), code)}, "
                   f"crédit mutualisé {format_amount(int(result.get('credit', 0)), code)}")
     say(f"  {_where(status)}")
+
+
+def _memo_fits(memo: str) -> None:
+    size = len(unicodedata.normalize("NFC", memo).encode())
+    if size > memos.text_bytes_max:
+        fail(EXIT_USAGE, f"--memo: {memos.MemoTooLong(size)}")
+
+
+def _account_keys(client: NodeClient, account_id: str) -> list[str] | None:
+    """The owner keys of an account (hex), as the node knows them; None for no such account."""
+    try:
+        data = client.get(f"/accounts/{account_id}")
+    except NodeRefused as exc:
+        if exc.status == 404:
+            return None
+        raise
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise NodeUnreachable(f"unexpected answer for account {account_id}: no keys")
+    return keys
+
+
+def _sealed_memo(client: NodeClient, member: Member, payee: str, memo: str) -> str:
+    """The memo box to the payee's first owner key (docs/protocol.md §15.3)."""
+    keys = _account_keys(client, payee)
+    if keys is None:
+        fail(EXIT_REFUSED, f"refused by the ledger: {_described('unknown_account')}")
+    try:
+        return memos.encrypt(memo, bytes(member.key), keys[0])
+    except memos.MemoError as exc:
+        fail(EXIT_USAGE, f"--memo: cannot seal it to the payee's key: {exc}")
 
 
 # -- lien balance / history ------------------------------------------------------------------------
@@ -469,19 +507,29 @@ def history(
     page_size: int = typer.Option(history_page_items_max, "--page-size", min=1,
                                   max=history_page_items_max,
                                   help="Operations asked of the node per request."),
+    keystore_file: Path | None = typer.Option(
+        None, "--keystore", help="The account's keystore: to read its encrypted memos."),
+    password: str | None = PasswordOption,
     node: str = NodeOption,
 ) -> None:
     """Show an account's latest operations, newest first: the amount from its point of view
     (French format), the other account, the ledger's result and the memo. An operation the
-    ledger refused moved no money: it shows no amount, and why it was refused.
+    ledger refused moved no money: it shows no amount, and why it was refused. Memos are
+    encrypted for payer and payee: with the account's --keystore they are shown in clear,
+    without it as "(mémo chiffré)".
 
-    Example: lien history K7QM-3XZ9-WT42 --limit 50
+    Example: lien history K7QM-3XZ9-WT42 --limit 50 --keystore camille.json
     """
     account_id = _account(account)
+    reader = _unlock(keystore_file, password) if keystore_file is not None else None
+    if reader is not None and reader.account != account_id:
+        fail(EXIT_USAGE, f"{keystore_file} holds the key of {format_account_id(reader.account)}, "
+                         f"not of {format_account_id(account_id)}")
     with _node(node) as client:
         items = _history_items(client, account_id, history_items_max if all_ else limit,
                                page_size)
-        rows = _answer(lambda item: _history_row(account_id, item), items)
+        memo_of = _MemoReader(client, account_id, reader)
+        rows = _answer(lambda item: _history_row(account_id, item, memo_of), items)
     table = Table("n°", "bloc", "opération", "montant", "autre compte", "résultat", "mémo",
                   title=f"Historique du compte {format_account_id(account_id)}")
     for row in rows:
@@ -491,10 +539,44 @@ def history(
         say("(aucune opération)")
 
 
-def _history_row(account_id: str, item: Any) -> tuple[str, ...]:
+SEALED_MEMO = "(mémo chiffré)"
+UNREADABLE_MEMO = "(mémo illisible)"
+
+
+class _MemoReader:
+    """The memo of a history item as its account reads it: opened with the account's key
+    (``reader``) when it is a box, the payer's signature keys or the payee's account keys as
+    the other side (docs/protocol.md §15.3); a clear memo (another wallet's) as it is."""
+
+    def __init__(self, client: NodeClient, account_id: str, reader: Member | None) -> None:
+        self.client, self.account_id, self.reader = client, account_id, reader
+        self._keys: dict[str, list[str]] = {}
+
+    def __call__(self, item: Any, memo: str) -> str:
+        if not memos.is_box(memo):
+            return memo
+        if self.reader is None:
+            return SEALED_MEMO
+        tx = item["tx"]
+        if tx["body"].get("to") == self.account_id:
+            others = [s.get("key", "") for s in tx.get("signatures", []) if isinstance(s, dict)]
+        else:
+            payee = str(tx["body"].get("to"))
+            if payee not in self._keys:
+                self._keys[payee] = _account_keys(self.client, payee) or []
+            others = self._keys[payee]
+        try:
+            return memos.decrypt_any(memo, bytes(self.reader.key), others)
+        except memos.MemoError:
+            return UNREADABLE_MEMO
+
+
+def _history_row(account_id: str, item: Any,
+                 memo_of: Callable[[Any, str], str]) -> tuple[str, ...]:
     e = entry_for(account_id, item)
     return (str(e.seq), str(e.height), e.label, amount_text(e.amount_minor, e.currency),
-            format_account_id(e.counterpart) if e.counterpart else "", e.outcome, e.memo)
+            format_account_id(e.counterpart) if e.counterpart else "", e.outcome,
+            memo_of(item, e.memo))
 
 
 # -- lien receipt ----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from ..ledger.crypto import signing_key_from_seed
 from ..ledger.fields import CHAIN_NAME_RE
 from ..store import NodeStore, Store, StoreError
 from ..wallet import Member, TxMaker, keystore
+from ..wallet import memo as memos
 from .genesis import Genesis, make_genesis
 from .integrity import ChainDamaged, CheckReport, StartupCheck, quick_check
 from .node import Node, NodeSettings, wall_clock_ms
@@ -311,8 +312,9 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
     for n in range(payments):
         payer = rng.choice(people) if rng.random() < 0.7 else rng.choice(shops)
         payee = rng.choice([m for m in (shops if rng.random() < 0.8 else everyone) if m != payer])
-        memo = rng.choice(DEMO_MEMOS).format(n=n + 1)
-        options: dict[str, Any] = {"memo": memo} if memo else {}
+        memo = rng.choice(DEMO_MEMOS).format(n=n + 1)  # sealed: no memo in clear on chain
+        options: dict[str, Any] = (
+            {"memo": memos.encrypt(memo, bytes(payer.key), payee.public_key)} if memo else {})
         if payer.kind == "business" and payee.kind == "business":
             options["invoice_minor"] = rng.randrange(1_000, 50_000, 100)
         history.append(maker.pay(payer, payee, rng.randrange(100, 6_000, 10), **options))

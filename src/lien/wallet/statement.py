@@ -127,7 +127,9 @@ class StatementEntry:
     for it (a refused operation, an administrative one, an issue seen by its issuer).
     ``counterpart``: the other account concerned, ``""`` if none. ``result``: the ledger's
     reason code (``ok`` when executed); ``refused``: it is not ``ok``; ``outcome``: the result
-    in words (``refusé : fonds insuffisants``). ``memo``: the payer's note (public on chain).
+    in words (``refusé : fonds insuffisants``). ``memo``: the memo field as on chain: a box
+    (``m1...``) that only payer and payee open with ``wallet.memo``, or clear text written by
+    another client.
     """
 
     seq: int
