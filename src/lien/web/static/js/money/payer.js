@@ -7,7 +7,7 @@ import {
   $, AmountError, Submission, body, currency, defaultSplit, displayAccount, formatAmount,
   member, membership, msg, names, parseAmount, readAccount, root, show, spendable, unlockedKey,
 } from "./common.js";
-import { parsePaymentUrl } from "../payload.js";
+import { parsePaymentUrl, paymentUrl } from "../payload.js";
 
 const duration = (ms) => {
   const s = Math.max(0, Math.ceil(ms / 1000));
@@ -32,20 +32,31 @@ function chooser() {
     }
     location.assign(`/payer/v1?to=${id}&cur=${currency}`);
   });
+  let scanner = null;
   $("#scan").addEventListener("click", async () => {
+    const video = $("#camera");
+    $("#scan-error").textContent = "";
+    if (scanner) return;
     try {
-      const scan = await import("../scan.js");
-      const video = $("#camera");
+      const { startScanner } = await import("../scan.js");
       show(video);
-      const text = await scan.scanOnce(video);
-      show(video, false);
-      const target = new URL(text, location.origin);
-      if (target.origin === location.origin && target.pathname === "/payer/v1") {
-        location.assign(target.pathname + target.search);
-      } else {
-        $("#scan-error").textContent = msg("bad-link");
-      }
+      scanner = await startScanner(video, {
+        // any LIEN link, from this node or another: the link holds everything to pay it here
+        onLink: (link) => {
+          scanner = null;
+          show(video, false);
+          const target = link.kind === "payment"
+            ? paymentUrl({ ...link, base: location.origin })
+            : `${location.origin}/payer/v1?to=${link.account}&cur=${currency}`;
+          location.assign(target.slice(location.origin.length));
+        },
+        onRefused: (error) => {
+          $("#scan-error").textContent = msg(error.code === "expired" ? "expired" : "bad-link");
+        },
+      });
     } catch {
+      scanner = null;
+      show(video, false);
       $("#scan-error").textContent = msg("scan-unavailable");
     }
   });
