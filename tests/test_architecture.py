@@ -23,15 +23,18 @@ ALLOWED = {
     "store": {"ledger", "chain"},
     "ordering": {"ledger", "chain", "store"},
     "wallet": {"ledger", "chain"},  # what the CLI and the web wallet share: client side only
+    # the service layer of personal data (people, logins, sessions); wallet: the KDF parameters
+    "members": {"ledger", "chain", "store", "wallet"},
     "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
-    "web": {"ledger", "chain", "store", "node", "wallet"},  # store: record types, never SQL
-    "cli": {"ledger", "chain", "store", "node", "web", "wallet", "bench"},
+    "web": {"ledger", "chain", "store", "node", "members", "wallet"},  # store: its record types, never SQL
+    "cli": {"ledger", "chain", "store", "node", "web", "members", "wallet", "bench"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)
 THIRD_PARTY = {
     "ledger": {"nacl"},
     "chain": {"nacl"},
     "wallet": {"nacl", "argon2"},
+    "members": {"argon2"},
     "web": {"fastapi", "starlette", "uvicorn", "httptools", "pydantic", "jinja2", "babel",
             "segno"},
 }

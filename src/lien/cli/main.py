@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import till, wallet
+from . import admin, till, wallet
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -72,11 +72,11 @@ def _print_logins(dir: Path) -> None:
         return
     demo = json.loads(demo_file.read_text())
     kinds = {"personal": "particulier", "business": "prestataire"}
-    table = Table("nom", "type", "compte", "trousseau (keystore)",
+    table = Table("nom", "type", "e-mail (portefeuille web)", "compte", "trousseau (keystore)",
                   title=f"Comptes de démo — mot de passe : {demo['password']}")
     for m in demo["members"]:
-        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), format_account_id(m["account"]),
-                      f"keys/{m['account']}.json")
+        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), m.get("email", ""),
+                      format_account_id(m["account"]), f"keys/{m['account']}.json")
     console.print(table)
     console.print(f"Trousseaux dans {dir / 'keys'} ; par exemple : "
                   f"lien balance {demo['members'][0]['account']}")
@@ -96,9 +96,11 @@ def serve(
         help="Also re-verify the whole chain in a low-priority child process once started; "
         "the node halts if that fails."),
 ) -> None:
-    """Run the node: its HTTP API (/api/v1) and block production. Ctrl-C (SIGINT) or SIGTERM
-    stops it cleanly: exit 0, or 4 if the node had halted. Connection limits (timeouts, most
-    connections and event streams, request sizes) are the [http] table of DIR/node.toml.
+    """Run the node: its HTTP API (/api/v1), the members' web wallet and block production.
+    Ctrl-C (SIGINT) or SIGTERM stops it cleanly: exit 0, or 4 if the node had halted.
+    Connection limits (timeouts, most connections and event streams, request sizes) are the
+    [http] table of DIR/node.toml; e-mail to members its [mail] table (files in DIR/mail/ by
+    default); DIR/web.secret is created when missing.
 
     It first runs a quick check of its database (every block's link, the latest blocks'
     headers, rows and history, the money totals) and refuses to start, with exit 3 naming what
@@ -112,6 +114,9 @@ def serve(
     from ..node.setup import NodeDir, SetupError, open_node
     from ..node.verify import VerifyReport
     from ..store import StoreError
+    from ..members import MailConfigError, Members, node_secret, sender_from_config
+    from ..node.node import wall_clock_ms
+    from ..store import Store
     from ..web.api import ApiSettings, create_app
     from ..web.connections import HttpLimits
     from ..web.ratelimit import Limits
@@ -134,7 +139,17 @@ def serve(
                           "the whole chain (docs/operations.md)")
     except (SetupError, StoreError) as exc:
         fail(EXIT_USAGE, str(exc))
-    app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max))
+    members = None
+    if isinstance(node.store, Store):
+        try:
+            sender = sender_from_config(NodeDir(dir).settings().get("mail", {}), dir / "mail",
+                                        wall_clock_ms)
+            members = Members(node.store.personal, node_secret(dir), sender)
+        except (MailConfigError, ValueError, OSError) as exc:
+            node.store.dispose()
+            fail(EXIT_USAGE, f"{NodeDir(dir).settings_file}: {exc}")
+    app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max),
+                     members)
     server = make_server(app, host, port, limits=http, loop="uvloop")
 
     def verified(report: VerifyReport) -> None:
@@ -280,6 +295,9 @@ def export(
 # The wallet commands (keys, account, pay, balance, history, receipt): lien.cli.wallet.
 wallet.register(app)
 app.add_typer(till.till_app, name="till")
+
+# The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
+admin.register(app)
 
 
 @app.command()

@@ -11,6 +11,10 @@
     DIR/keys/*.json     encrypted keystores of the founding keys (governor, admins,
                         association, comptoir) and, with --demo, of the demo members
     DIR/demo.json       with --demo: the demo logins (names are node-local, never on chain)
+    DIR/web.secret      the node's secret for the members' wallet (hex, mode 0600): the fake
+                        KDF salts that hide which e-mails have an account (``lien.members``)
+    DIR/mail/           the e-mails to members, one .eml file each (node.toml's [mail] may
+                        send them by SMTP instead)
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ import nacl.signing
 from ..ledger import Tx, limits
 from ..ledger.crypto import signing_key_from_seed
 from ..ledger.fields import CHAIN_NAME_RE
-from ..store import NodeStore, Store, StoreError
-from ..wallet import Member, TxMaker, keystore
+from ..store import Login, NodeStore, Profile, Store, StoreError
+from ..wallet import Member, TxMaker, backup, keystore
 from ..wallet import memo as memos
 from .genesis import Genesis, make_genesis
 from .integrity import ChainDamaged, CheckReport, StartupCheck, quick_check
@@ -40,6 +44,9 @@ from .node import Node, NodeSettings, wall_clock_ms
 from .signing import SigningRecord, SigningRefused
 
 DEMO_PASSWORD = "demo"
+DEMO_EMAIL_DOMAIN = "demo.lelien.fr"
+#: the node's secret for the members' wallet (``lien.members.node_secret`` reads it)
+WEB_SECRET = "web.secret"
 DEMO_KDF = {"name": "argon2id", "time_cost": 2, "memory_kib": 19456, "parallelism": 1}
 
 
@@ -228,6 +235,7 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
     chain_id = genesis.config.chain_id
     (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
     _write_secret(path / "validator.key", bytes(genesis.validator).hex())
+    _write_secret(path / WEB_SECRET, os.urandom(32).hex())
     url = database
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{(path / url.removeprefix('sqlite:///')).resolve()}"
@@ -290,6 +298,53 @@ DEMO_MEMOS = ["pain et viennoiseries", "livres", "légumes de saison", "café �
               "panier AMAP", "cadeau", "remboursement", "facture n° {n}", ""]
 
 
+DEMO_CATEGORIES = ["alimentation", "culture", "alimentation", "restauration", "mobilite",
+                   "agriculture"]
+
+
+def demo_email(name: str) -> str:
+    """``Camille Martin`` -> ``camille.martin@demo.lelien.fr``."""
+    import re
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return ".".join(re.findall(r"[a-z0-9]+", plain)) + "@" + DEMO_EMAIL_DOMAIN
+
+
+def demo_siret(n: int) -> str:
+    """A made-up SIRET with a right Luhn key (the 14th digit)."""
+    body = f"9{n:08d}0001"
+    for last in "0123456789":
+        digits = [int(c) for c in reversed(body + last)]
+        if sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
+               for i, d in enumerate(digits)) % 10 == 0:
+            return body + last
+    raise AssertionError("unreachable")
+
+
+def _demo_login(store: Store, m: Member, email: str, n: int) -> None:
+    """The demo member's personal rows, as the web wallet's sign-up stores them: the login
+    secret's argon2id hash and the seed sealed with the demo password's key (never the key)."""
+    from argon2 import PasswordHasher
+
+    params = backup.KdfParams.new()
+    derived = backup.derive(DEMO_PASSWORD, params)
+    now = wall_clock_ms()
+    sealed = backup.seal(bytes(m.key), derived.kek, m.account)
+    login = Login(m.account, email, m.kind, PasswordHasher().hash(derived.login_secret.hex()),
+                  params.to_json(), sealed, m.public_key, now, "open")
+    if m.kind == "business":
+        shop = DEMO_BUSINESSES.index(m.name)
+        profile = Profile(m.account, m.name, email, now, trading_name=m.name,
+                          siret=demo_siret(n), category=DEMO_CATEGORIES[shop],
+                          town="Saint-Étienne", address=f"{shop + 1} rue de la Demo",
+                          description="Commerce de démonstration.", directory=True)
+    else:
+        profile = Profile(m.account, m.name, email, now)
+    store.personal.add_member(login, profile)
+
+
 def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> list[dict[str, str]]:
     """Members, businesses and a few hundred payments, reproducibly shuffled."""
     rng = random.Random(42)
@@ -328,7 +383,11 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
     for m in everyone:
         keystore.write(path / "keys" / f"{m.account}.json",
                        keystore.seal(m.key, DEMO_PASSWORD, m.kind, DEMO_KDF))
-        logins.append({"name": m.name, "kind": m.kind, "account": m.account})
+        email = demo_email(m.name)
+        logins.append({"name": m.name, "kind": m.kind, "account": m.account, "email": email})
+    if isinstance(node.store, Store):
+        for i, m in enumerate(everyone):
+            _demo_login(node.store, m, demo_email(m.name), i)
     (path / "demo.json").write_text(
         json.dumps({"password": DEMO_PASSWORD, "members": logins}, ensure_ascii=False, indent=2)
         + "\n"

@@ -5,11 +5,20 @@ data; one interface each (``base``); schema versions by Alembic (``migrate``).""
 
 from .base import BlockWrite, ChainStore, LocalStore, NodeStore, PersonalStore
 from .full import StoreFull, out_of_space, raising_store_full
-from .personal import PersonalData, Profile
+from .personal import (
+    Contact,
+    EmailTaken,
+    Login,
+    Notification,
+    PersonalData,
+    Profile,
+    Session,
+)
 from .store import RawTx, Store, StoredBlock, StoredTx, StoreError, tx_from_row
 
 __all__ = [
-    "BlockWrite", "ChainStore", "LocalStore", "NodeStore", "PersonalData", "PersonalStore", "Profile", "RawTx",
+    "BlockWrite", "ChainStore", "Contact", "EmailTaken", "LocalStore", "Login", "NodeStore",
+    "Notification", "PersonalData", "PersonalStore", "Profile", "RawTx", "Session",
     "Store", "StoreError", "StoreFull", "StoredBlock", "StoredTx", "out_of_space",
     "raising_store_full", "tx_from_row",
 ]

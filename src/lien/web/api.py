@@ -36,14 +36,17 @@ Run it with ``lien.web.make_server(create_app(node))`` (ends event streams befor
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from ..members import Members, MemorySender
 from ..node.node import Node
-from . import errors, pages
+from ..store import Store
+from . import errors, pages, session, wallet_api
 from .context import PREFIX, ApiContext, ApiSettings
 from .openapi import add_components, bind_settings, without_422
 from .head import HeadAsGet
@@ -54,11 +57,16 @@ API_VERSION = "1.0.0"
 __all__ = ["API_VERSION", "PREFIX", "ApiSettings", "create_app"]
 
 
-def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
+def create_app(node: Node, settings: ApiSettings | None = None,
+               members: Members | None = None) -> FastAPI:
     """The web app of ``node`` (which the caller starts and stops). ``app.state.lien`` is its
     ``ApiContext``; its ``close()`` ends the event streams, and the app's lifespan calls it at
-    shutdown."""
-    ctx = ApiContext(node, settings or ApiSettings())
+    shutdown. ``members``: the members' service of the wallet (``lien serve`` gives the node
+    directory's secret and mail sender); by default, one over the node's database with a
+    secret of this process and e-mail kept in memory."""
+    if members is None and isinstance(node.store, Store):
+        members = Members(node.store.personal, os.urandom(32), MemorySender())
+    ctx = ApiContext(node, settings or ApiSettings(), members)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,8 +92,10 @@ def create_app(node: Node, settings: ApiSettings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     errors.install(app)
+    session.install(app)
     app.add_middleware(HeadAsGet)
     app.include_router(api_router())
+    app.include_router(wallet_api.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app

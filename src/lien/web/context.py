@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..ledger import limits
+from ..members import Members
 from ..node.node import Node
 from .admission import Admission
 from .events import EventHub
@@ -65,13 +66,15 @@ class ApiSettings:
 
 
 class ApiContext:
-    """What the routes share: the node, the admission pipeline, its rate limits and the
-    event hub."""
+    """What the routes share: the node, the admission pipeline, its rate limits, the
+    event hub and the members' service (None for a store without personal data)."""
 
-    def __init__(self, node: Node, settings: ApiSettings) -> None:
+    def __init__(self, node: Node, settings: ApiSettings, members: Members | None = None
+                 ) -> None:
         self.node = node
         self.store = node.store
         self.settings = settings
+        self.members = members
         self.limits = RateLimits(settings.limits)
         self.admission = Admission(node, settings.admission_threads, settings.wait_ms_max,
                                    self.limits)

@@ -14,6 +14,13 @@ Exception tree, and the status each gets::
     RateLimited                (.ratelimit)   -> 429 ``rate_limited``, ``Retry-After`` in seconds
     StreamsFull                (web.events)   -> 503 ``too_many_streams`` (``sse_streams_max``)
     ClientDisconnect           (Starlette)    -> nothing to answer: the client left mid-request
+    the members' wallet (/wallet/api, lien.members):
+      FieldError                              -> 400, its message key as ``code``, the French
+                                                 message as ``detail``, and ``field``
+      LoginFailed                             -> 401 ``login_failed`` (wrong secret or unknown
+                                                 e-mail alike)
+      SessionGone                             -> 401 ``not_signed_in``
+      Locked                                  -> 429 ``rate_limited``, ``Retry-After``
     any other exception (a bug)               -> 500 ``internal``: logged with its traceback,
                                                  none in the body
 
@@ -38,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from ..ledger import Reason, TxError
+from ..members import FieldError, Locked, LoginFailed, SessionGone
 from ..node.node import DiskFull, NodeBusy, NodeStopped
 from .events import StreamsFull
 from .ratelimit import RateLimited
@@ -152,6 +160,25 @@ async def _streams_full(_request: Request, exc: Exception) -> Response:
                           headers={"Retry-After": str(exc.retry_after_s)})
 
 
+async def _field_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FieldError)
+    return error_response(400, exc.key, exc.message, field=exc.field)
+
+
+async def _login_failed(_request: Request, _exc: Exception) -> Response:
+    return error_response(401, "login_failed", "wrong e-mail or password")
+
+
+async def _session_gone(_request: Request, _exc: Exception) -> Response:
+    return error_response(401, "not_signed_in", "log in first")
+
+
+async def _locked(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Locked)
+    return error_response(429, "rate_limited", str(exc),
+                          headers={"Retry-After": str(exc.retry_after_s)})
+
+
 async def _client_gone(_request: Request, _exc: Exception) -> Response:
     # The client closed the connection (or it was cut) while its body was read: no one is
     # left to answer, and it is no bug of the node.
@@ -185,6 +212,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(StreamsFull, _streams_full)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(FieldError, _field_error)
+    app.add_exception_handler(LoginFailed, _login_failed)
+    app.add_exception_handler(SessionGone, _session_gone)
+    app.add_exception_handler(Locked, _locked)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
