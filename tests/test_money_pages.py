@@ -337,10 +337,10 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
         f"Payé : 15,00 LIEN à {supplier.account[:4]}-{supplier.account[4:8]}-{supplier.account[8:]}.",
         timeout=TIMEOUT)
     till_pays("15")  # 30,00 in all: beyond the total cap
-    expect(till.page.locator("#problem")).to_have_text("plafond de la délégation dépassé",
+    expect(till.page.locator("#problem")).to_have_text("Refusé : plafond de la délégation dépassé.",
                                                        timeout=TIMEOUT)
     till_pays("21")  # beyond the cap per payment
-    expect(till.page.locator("#problem")).to_have_text("plafond de la délégation dépassé",
+    expect(till.page.locator("#problem")).to_have_text("Refusé : plafond de la délégation dépassé.",
                                                        timeout=TIMEOUT)
     screenshot(till.page, "caisse-plafond")
     assert lien_balance(node, supplier.account) == (1_500, 0)

@@ -316,8 +316,11 @@ export class Submission {
   }
 }
 
-// A refusal's code in the page's words.
-export const explain = (code) => reasons[code] ?? msg(code === "rate_limited" ? "rate-limited" : "network");
+// A refusal's code in the page's words: "Refusé : fonds insuffisants".
+export function explain(code) {
+  if (code in reasons) return msg("refused", { reason: reasons[code] });
+  return msg(code === "rate_limited" ? "rate-limited" : "network");
+}
 
 // Subscribes to the executed transactions of `account` (SSE); `onTx(event)` for each.
 export function watch(account, onTx, onOpen = () => {}) {
