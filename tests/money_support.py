@@ -1,22 +1,20 @@
-"""A member's browser for the money pages' tests: a real ``lien serve`` and real Chromium, with
-the wallet's session endpoints (``/wallet/api/me``, ``kdf``, ``login``, ``names``) answered
-by ``WalletSession`` as the contract of the members' service says (notes/common.md) — a
-stand-in until that service is merged, made from the same Python code the node will use
-(``lien.wallet.backup``: argon2id, HKDF, the sealed backup), so that the browser restores the
-key from the password exactly as it will from the real node.
-
-Everything else (the pages, ``/api/v1``, ``/qr.svg``, the event streams) is the real node's.
+"""Members on a served node for the money pages' tests, as the wallet's pages make them: a key
+made client side, the password's two secrets and the sealed backup (``lien.wallet.backup``),
+``POST /wallet/api/signup`` with the signed opening, then approval (and nantie) by the node's
+founders through the API. A phone is a browser context of its own (cookies, IndexedDB) at
+phone width, logged in through ``/wallet/api/login`` as the login page does, every request it
+sends recorded. The pages then restore the key from the node's backup with the password.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from browser_support import PHONE, Requests
-from playwright.sync_api import Browser, BrowserContext, Page, Route
+from cli_support import Founders
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from lien.wallet import Member
 from lien.wallet.backup import KdfParams, derive, seal
@@ -24,66 +22,59 @@ from lien.wallet.backup import KdfParams, derive, seal
 PASSWORD = "mot de passe du membre"
 
 
+def business_profile(trading_name: str, directory: bool = True) -> dict[str, Any]:
+    return {"name": "Marie Dupont", "trading_name": trading_name, "siret": "73282932000074",
+            "category": "alimentation", "town": "Saint-Étienne",
+            "address": "12 rue de la République", "description": "Commerce de test.",
+            "directory": directory}
+
+
 @dataclass
-class WalletSession:
-    """One member's session and encrypted backup, as the node keeps them."""
+class Account:
+    """A member signed up on the node; what the browser holds (key, password) stays here."""
 
     member: Member
     email: str
-    profile: dict[str, Any]
-    directory: dict[str, str] = field(default_factory=dict)  # businesses that opted in
-    contacts: dict[str, str] = field(default_factory=dict)  # the member's saved contacts
     password: str = PASSWORD
+    kdf: KdfParams = field(default_factory=KdfParams.new)
 
     def __post_init__(self) -> None:
-        self.kdf = KdfParams.new()
         secrets = derive(self.password, self.kdf)
         self.login_secret = secrets.login_secret.hex()
         self.kek = secrets.kek  # only to search for it: the node never has it
-        self.backup = seal(self.seed, secrets.kek, self.member.account)
-        self.logins = 0
+
+    @property
+    def account(self) -> str:
+        return self.member.account
+
+    @property
+    def public_key(self) -> str:
+        return self.member.public_key
 
     @property
     def seed(self) -> bytes:
         return bytes(self.member.key)
 
-    def me(self) -> dict[str, Any]:
-        return {"account": self.member.account, "public_key": self.member.public_key,
-                "kind": self.member.kind, "email": self.email, "profile": self.profile,
-                "csrf": "csrf-" + self.member.account}
 
-    def answer(self, route: Route) -> None:
-        request = route.request
-        path = urlsplit(request.url).path
-        body = json.loads(request.post_data or "{}") if request.method == "POST" else {}
-        if request.method == "POST":
-            assert request.headers.get("x-csrf-token") == "csrf-" + self.member.account
-        if path == "/wallet/api/me":
-            return self._json(route, 200, self.me())
-        if path == "/wallet/api/names":
-            wanted = parse_qs(urlsplit(request.url).query).get("accounts", [""])[0].split(",")
-            known = {**self.directory, **self.contacts}
-            return self._json(route, 200, {a: known[a] for a in wanted if a in known})
-        if path == "/wallet/api/directory":
-            return self._json(route, 200, [{"account": a, "trading_name": n, "category": "",
-                                            "town": "Saint-Étienne", "description": ""}
-                                           for a, n in self.directory.items()])
-        if path == "/wallet/api/contacts":
-            return self._json(route, 200, {"contacts": [
-                {"account": a, "label": n} for a, n in self.contacts.items()]})
-        if path == "/wallet/api/kdf" and body.get("email") == self.email:
-            return self._json(route, 200, {"kdf": self.kdf.to_json()})
-        if path == "/wallet/api/login":
-            if body.get("email") != self.email or body.get("login_secret") != self.login_secret:
-                return self._json(route, 401, {"error": {"code": "login_failed"}})
-            self.logins += 1
-            return self._json(route, 200, {**self.me(), "backup": self.backup,
-                                           "kdf": self.kdf.to_json()})
-        return self._json(route, 404, {"error": {"code": "not_found", "detail": path}})
-
-    @staticmethod
-    def _json(route: Route, status: int, value: object) -> None:
-        route.fulfill(status=status, content_type="application/json", body=json.dumps(value))
+def sign_up(base_url: str, founders: Founders, email: str, kind: str = "personal",
+            profile: dict[str, Any] | None = None, nantie_minor: int = 0) -> Account:
+    """A member signed up through the wallet's API, approved, and funded with nantie."""
+    account = Account(Member.new(kind, email), email)
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        csrf = http.get("/wallet/api/csrf").json()["csrf"]
+        body = {"email": email, "kind": kind, "login_secret": account.login_secret,
+                "kdf": account.kdf.to_json(),
+                "backup": seal(account.seed, account.kek, account.account),
+                "account": account.account, "public_key": account.public_key,
+                "open_tx": founders.maker.open(account.member).to_json(),
+                "profile": profile or {"name": email.split("@")[0].title()}}
+        answer = http.post("/wallet/api/signup", json=body,
+                           headers={"X-CSRF-Token": csrf, "Origin": base_url})
+        assert answer.status_code == 200 and answer.json() == {"status": "pending"}, answer.text
+    founders.approve(account.account)
+    if nantie_minor:
+        founders.issue(account.account, nantie_minor)
+    return account
 
 
 @dataclass
@@ -93,21 +84,33 @@ class Phone:
     context: BrowserContext
     page: Page
     requests: Requests
+    errors: list[str]
 
 
-def phone(browser: Browser, base_url: str, session: WalletSession | None = None,
+def log_in(context: BrowserContext, base_url: str, account: Account) -> None:
+    """The session of ``account`` in ``context``'s cookie jar (what the login page does)."""
+    csrf = context.request.get(f"{base_url}/wallet/api/csrf").json()["csrf"]
+    headers = {"X-CSRF-Token": csrf, "Origin": base_url}
+    kdf = context.request.post(f"{base_url}/wallet/api/kdf", data={"email": account.email},
+                               headers=headers)
+    assert kdf.status == 200, kdf.text()
+    login = context.request.post(f"{base_url}/wallet/api/login", headers=headers, data={
+        "email": account.email, "login_secret": account.login_secret})
+    assert login.status == 200, login.text()
+
+
+def phone(browser: Browser, base_url: str, account: Account | None = None,
           lang: str = "fr") -> Phone:
     context = browser.new_context(viewport=PHONE, base_url=base_url, locale=lang)
     requests = Requests()
     context.on("request", requests.record)
-    if session is not None:
-        context.route(f"{base_url}/wallet/api/**", session.answer)
+    if account is not None:
+        log_in(context, base_url, account)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    setattr(page, "js_errors", errors)
-    return Phone(context, page, requests)
+    return Phone(context, page, requests, errors)
 
 
 def ready(page: Page, path: str) -> None:

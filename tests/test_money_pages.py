@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cli_support import Founders, ServedNode
 from browser_support import screenshot
-from money_support import WalletSession, phone, ready
+from money_support import PASSWORD, business_profile, phone, ready, sign_up
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
@@ -46,7 +46,7 @@ def account(node: ServedNode, account_id: str) -> dict[str, object]:
 
 
 def lien_balance(node: ServedNode, account_id: str) -> tuple[int, int]:
-    m = next(c for c in account(node, account_id)["currencies"]  # type: ignore[attr-defined]
+    m = next(c for c in account(node, account_id)["currencies"]  
              if c["currency"] == "LIEN")
     return int(m["nantie_minor"]), int(m["credit_minor"])
 
@@ -59,14 +59,11 @@ def transfers(node: ServedNode, account_id: str) -> list[dict[str, object]]:
 
 def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    shop = member(founders, tmp_path, "boulangerie", "business")
-    client = member(founders, tmp_path, "claire", nantie_minor=5_000)
-    shop_session = WalletSession(shop, "boulangerie@example.org",
-                                 {"name": "Marie", "trading_name": "Boulangerie du Crêt"})
-    client_session = WalletSession(client, "claire@example.org", {"name": "Claire"},
-                                   directory={shop.account: "Boulangerie du Crêt"})
-    till = phone(browser, node.url, shop_session)
-    payer = phone(browser, node.url, client_session)
+    shop = sign_up(node.url, founders, "boulangerie@example.org", "business",
+                   business_profile("Boulangerie du Crêt"))
+    client = sign_up(node.url, founders, "claire@example.org", nantie_minor=5_000)
+    till = phone(browser, node.url, shop)
+    payer = phone(browser, node.url, client)
 
     ready(till.page, "/encaisser")
     till.page.evaluate("window.notReloaded = true")
@@ -86,7 +83,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     expect(payer.page.locator("#split")).to_have_text(
         "12,50 LIEN en monnaie nantie, 0,00 LIEN en crédit mutualisé")
     payer.page.get_by_role("button", name="Confirmer").click()
-    payer.page.get_by_label("Mot de passe").fill(client_session.password)
+    payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     screenshot(payer.page, "payer-deverrouiller")
     payer.page.get_by_role("button", name="Déverrouiller").click()
     expect(payer.page.locator("#result")).to_be_visible(timeout=TIMEOUT)
@@ -108,30 +105,28 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     assert payment["tx"]["body"]["reference"] == reference_hash(shop.account, ref)  # type: ignore[index]
 
     # neither the key's seed nor the key-encryption key left the client's browser
-    for secret in (client_session.seed, client_session.kek):
+    for secret in (client.seed, client.kek):
         assert not payer.requests.contains(secret.hex().encode())
         assert not till.requests.contains(secret.hex().encode())
-    assert payer.requests.contains(client_session.login_secret.encode())  # what it did send
-    assert client_session.logins == 1
+    assert payer.requests.contains(client.login_secret.encode())  # what it did send
     for file in node.path.rglob("*"):
         if file.is_file():
             data = file.read_bytes()
-            for secret in (client_session.seed, client_session.kek):
+            for secret in (client.seed, client.kek):
                 assert secret not in data and secret.hex().encode() not in data, file
     log = node.log_file.read_bytes()
-    assert client_session.kek.hex().encode() not in log and client_session.seed.hex().encode() not in log
+    assert client.kek.hex().encode() not in log and client.seed.hex().encode() not in log
     for p in (till, payer):
-        assert p.page.js_errors == [], p.page.js_errors  # type: ignore[attr-defined]
+        assert p.errors == [], p.errors
         p.context.close()
 
 
 def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    shop = member(founders, tmp_path, "marche", "business")
-    client = member(founders, tmp_path, "paul", nantie_minor=2_000)
-    shop_session = WalletSession(shop, "marche@example.org", {"trading_name": "Primeur du marché"})
-    client_session = WalletSession(client, "paul@example.org", {"name": "Paul"})
-    stall = phone(browser, node.url, shop_session)
+    shop = sign_up(node.url, founders, "marche@example.org", "business",
+                   business_profile("Primeur du marché", directory=False))
+    client = sign_up(node.url, founders, "paul@example.org", nantie_minor=2_000)
+    stall = phone(browser, node.url, shop)
     ready(stall.page, "/encaisser/affiche")
     stall.page.wait_for_function("() => document.querySelector('#qr').naturalWidth > 0")
     expect(stall.page.locator("#poster-name")).to_have_text("Primeur du marché")
@@ -139,7 +134,7 @@ def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
     assert url == f"{node.url}/payer/v1?to={shop.account}&cur=LIEN&name=Primeur+du+march%C3%A9"
     screenshot(stall.page, "encaisser-affiche")
 
-    payer = phone(browser, node.url, client_session)  # no directory entry: the QR's name
+    payer = phone(browser, node.url, client)  # not in the directory: the QR's name
     ready(payer.page, url.removeprefix(node.url))
     expect(payer.page.locator("#payee-given")).to_have_text(
         "« Primeur du marché », le nom indiqué par le QR code (absent de l’annuaire)")
@@ -153,7 +148,7 @@ def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
     payer.page.get_by_label("Montant").fill("7,30")
     payer.page.get_by_label("Référence (facultative)").fill("panier 12")
     payer.page.get_by_role("button", name="Confirmer").click()
-    payer.page.get_by_label("Mot de passe").fill(client_session.password)
+    payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     payer.page.get_by_role("button", name="Déverrouiller").click()
     expect(payer.page.locator("#result-text")).to_have_text(
         "Payé : 7,30 LIEN à Primeur du marché.", timeout=TIMEOUT)
@@ -163,37 +158,25 @@ def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
     assert body["reference"] == reference_hash(shop.account, "panier 12")
     assert lien_balance(node, client.account) == (2_000 - 730, 0)
     for p in (stall, payer):
-        assert p.page.js_errors == [], p.page.js_errors  # type: ignore[attr-defined]
+        assert p.errors == [], p.errors
         p.context.close()
 
 
-def test_a_wrong_password_cannot_pay(node: ServedNode, founders: Founders, browser: Browser,
-                                     tmp_path: Path) -> None:
-    shop = member(founders, tmp_path, "librairie", "business")
-    client = member(founders, tmp_path, "lea", nantie_minor=1_000)
-    session = WalletSession(client, "lea@example.org", {"name": "Léa"})
-    payer = phone(browser, node.url, session)
-    ready(payer.page, f"/payer/v1?to={shop.account}&cur=LIEN")
-    payer.page.get_by_label("Montant").fill("5")
-    payer.page.get_by_role("button", name="Confirmer").click()
-    payer.page.get_by_label("Mot de passe").fill("pas le bon")
-    payer.page.get_by_role("button", name="Déverrouiller").click()
-    expect(payer.page.locator("#unlock-error")).to_have_text("Mot de passe erroné.", timeout=TIMEOUT)
-    assert transfers(node, client.account) == []
-    assert lien_balance(node, client.account) == (1_000, 0)
-    payer.context.close()
-
-
-def test_a_double_click_on_confirm_pays_once(node: ServedNode, founders: Founders,
-                                             browser: Browser, tmp_path: Path) -> None:
+def test_a_wrong_password_cannot_pay_and_a_double_click_on_confirm_pays_once(
+        node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
     shop = member(founders, tmp_path, "cafe", "business")
-    client = member(founders, tmp_path, "hugo", nantie_minor=3_000)
-    session = WalletSession(client, "hugo@example.org", {"name": "Hugo"})
-    payer = phone(browser, node.url, session)
+    client = sign_up(node.url, founders, "hugo@example.org", nantie_minor=3_000)
+    payer = phone(browser, node.url, client)
     ready(payer.page, f"/payer/v1?to={shop.account}&cur=LIEN")
     payer.page.get_by_label("Montant").fill("2,40")
     payer.page.get_by_role("button", name="Confirmer").click()  # restores the key first
-    payer.page.get_by_label("Mot de passe").fill(session.password)
+    payer.page.get_by_label("Mot de passe").fill("pas le bon")
+    payer.page.get_by_role("button", name="Déverrouiller").click()
+    expect(payer.page.locator("#unlock-error")).to_have_text("Mot de passe erroné.",
+                                                             timeout=TIMEOUT)
+    assert transfers(node, client.account) == []  # nothing signed, nothing paid
+    assert lien_balance(node, client.account) == (3_000, 0)
+    payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     payer.page.get_by_role("button", name="Déverrouiller").click()
     expect(payer.page.locator("#result")).to_be_visible(timeout=TIMEOUT)
 
@@ -213,17 +196,18 @@ def test_a_double_click_on_confirm_pays_once(node: ServedNode, founders: Founder
                         timeout=10)
     assert answer.json()["id"] == tx_id
     assert len(transfers(node, shop.account)) == 2
-    assert payer.page.js_errors == [], payer.page.js_errors  # type: ignore[attr-defined]
+    # the one failed request: the login with the wrong password
+    assert payer.errors == ["Failed to load resource: the server responded with a status of 401 "
+                            "(Unauthorized)"], payer.errors
     payer.context.close()
 
 
 def test_a_transfer_with_a_chosen_split_an_encrypted_memo_and_a_hashed_reference(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    supplier = member(founders, tmp_path, "menuisier", "business")
-    client = member(founders, tmp_path, "ines", nantie_minor=2_000)
-    session = WalletSession(client, "ines@example.org", {"name": "Inès"},
-                            directory={supplier.account: "Menuiserie Forez"})
-    payer = phone(browser, node.url, session)
+    supplier = sign_up(node.url, founders, "menuisier@example.org", "business",
+                       business_profile("Menuiserie Forez"))
+    client = sign_up(node.url, founders, "ines@example.org", nantie_minor=2_000)
+    payer = phone(browser, node.url, client)
     ready(payer.page, "/virement")
     to = payer.page.get_by_label("Vers un numéro de compte")
     typo = supplier.account[:-1] + str((int(supplier.account[-1]) + 1) % 10)
@@ -246,7 +230,7 @@ def test_a_transfer_with_a_chosen_split_an_encrypted_memo_and_a_hashed_reference
     payer.page.get_by_label("Message au bénéficiaire", exact=False).fill(memo)
     screenshot(payer.page, "virement")
     payer.page.get_by_role("button", name="Confirmer", exact=True).click()
-    payer.page.get_by_label("Mot de passe").fill(session.password)
+    payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     payer.page.get_by_role("button", name="Déverrouiller").click()
     expect(payer.page.locator("#result-text")).to_have_text(
         "Virement effectué : 50,00 LIEN à Menuiserie Forez (10,00 LIEN en monnaie nantie, "
@@ -260,45 +244,54 @@ def test_a_transfer_with_a_chosen_split_an_encrypted_memo_and_a_hashed_reference
     assert body["reference"] == reference_hash(supplier.account, "F-2026-118")
     assert body["memo"].startswith("m1.")
     from lien.wallet.memo import decrypt
-    assert decrypt(body["memo"], bytes(supplier.key), client.public_key) == memo
+    assert decrypt(body["memo"], supplier.seed, client.public_key) == memo
     assert lien_balance(node, client.account) == (1_000, -4_000)
     assert lien_balance(node, supplier.account) == (1_000, 4_000)
     for file in node.path.rglob("*"):  # no memo nor reference in clear anywhere in the node
         if file.is_file():
             data = file.read_bytes()
             assert memo.encode() not in data and b"F-2026-118" not in data, file
-    assert payer.page.js_errors == [], payer.page.js_errors  # type: ignore[attr-defined]
+    assert payer.errors == [], payer.errors
     payer.context.close()
 
 
-def test_a_large_transfer_asks_a_second_confirmation(
+def test_a_large_transfer_to_a_saved_contact_asks_a_second_confirmation(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
     landlord = member(founders, tmp_path, "bailleur")
-    client = member(founders, tmp_path, "noe", nantie_minor=200_000)
-    session = WalletSession(client, "noe@example.org", {"name": "Noé"})
-    payer = phone(browser, node.url, session, lang="en")
-    ready(payer.page, f"/virement?lang=en&to={landlord.account}")
-    expect(payer.page.locator("#to-status")).to_have_text(
-        f"Account {landlord.account[:4]}-{landlord.account[4:8]}-{landlord.account[8:]}")
+    stranger = member(founders, tmp_path, "inconnu")
+    client = sign_up(node.url, founders, "noe@example.org", nantie_minor=200_000)
+    payer = phone(browser, node.url, client, lang="en")
+    ready(payer.page, f"/virement?lang=en&to={stranger.account}")  # an id typed or linked
+    display = f"{stranger.account[:4]}-{stranger.account[4:8]}-{stranger.account[8:]}"
+    expect(payer.page.locator("#to-status")).to_have_text(f"Account {display}")
+    csrf = payer.context.request.get(f"{node.url}/wallet/api/me").json()["csrf"]
+    saved = payer.context.request.post(
+        f"{node.url}/wallet/api/contacts", data={"account": landlord.account, "label": "My landlord"},
+        headers={"X-CSRF-Token": csrf, "Origin": node.url})
+    assert saved.status == 200, saved.text()
+    ready(payer.page, "/virement?lang=en")
+    payer.page.get_by_label("Or a business of the directory, or a contact").select_option(
+        label="My landlord")
+    expect(payer.page.locator("#to-status")).to_contain_text("My landlord")
     payer.page.get_by_label("Amount", exact=True).fill("1 500,00")
     payer.page.get_by_role("button", name="Confirm", exact=True).click()
     expect(payer.page.locator("#second-text")).to_contain_text("1,500.00 LIEN")
     assert transfers(node, client.account) == []  # nothing yet
     screenshot(payer.page, "virement-montant-eleve", "en")
     payer.page.get_by_role("button", name="Confirm the large amount").click()
-    payer.page.get_by_label("Password").fill(session.password)
+    payer.page.get_by_label("Password").fill(PASSWORD)
     payer.page.get_by_role("button", name="Unlock").click()
     expect(payer.page.locator("#result")).to_be_visible(timeout=TIMEOUT)
     assert lien_balance(node, landlord.account) == (150_000, 0)
-    assert payer.page.js_errors == [], payer.page.js_errors  # type: ignore[attr-defined]
+    assert payer.errors == [], payer.errors
     payer.context.close()
 
 
 def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    shop = member(founders, tmp_path, "epicerie", "business", nantie_minor=10_000)
+    shop = sign_up(node.url, founders, "epicerie@example.org", "business",
+                   business_profile("Épicerie"), nantie_minor=10_000)
     supplier = member(founders, tmp_path, "fournisseur", "business")
-    session = WalletSession(shop, "epicerie@example.org", {"trading_name": "Épicerie"})
     till = phone(browser, node.url)  # the employee's device: no session
     ready(till.page, "/caisse/appairer")
     till_key = str(till.page.locator("[data-page]").get_attribute("data-till-key"))
@@ -309,13 +302,13 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
         "En attente de l’ajout de cette caisse par le commerce…")
     screenshot(till.page, "caisse-appairer")
 
-    owner = phone(browser, node.url, session)
+    owner = phone(browser, node.url, shop)
     ready(owner.page, f"/caisses?till={till_key}")
     expect(owner.page.get_by_label("Code de la caisse")).to_have_value(till_key)
     owner.page.get_by_label("Plafond par paiement").fill("20")
     owner.page.get_by_label("Plafond total").fill("25")
     owner.page.get_by_role("button", name="Ajouter la caisse").click()
-    owner.page.get_by_label("Mot de passe").fill(session.password)
+    owner.page.get_by_label("Mot de passe").fill(PASSWORD)
     owner.page.get_by_role("button", name="Déverrouiller").click()
     expect(owner.page.locator("#done")).to_have_text("Caisse ajoutée.", timeout=TIMEOUT)
     row = owner.page.locator(f"tr[data-key='{till_key}']")
@@ -357,5 +350,5 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
     expect(till.page.locator("#till-status")).to_have_text(
         "En attente de l’ajout de cette caisse par le commerce…", timeout=TIMEOUT)
     for p in (till, owner):
-        assert p.page.js_errors == [], p.page.js_errors  # type: ignore[attr-defined]
+        assert p.errors == [], p.errors
         p.context.close()
