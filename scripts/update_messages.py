@@ -10,6 +10,7 @@ left with an empty ``msgstr`` in ``src/lien/web/locale/fr/LC_MESSAGES/messages.p
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -43,6 +44,9 @@ def main() -> int:
         catalog = read_po(po, locale="fr")
     catalog.update(template, no_fuzzy_matching=True)
     catalog.obsolete.clear()
+    # A date in the header would change at every run and make every merge of the catalog a
+    # conflict: the history of the file is in git.
+    catalog.creation_date = catalog.revision_date = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with CATALOG.open("wb") as po:
         write_po(po, catalog, width=100, omit_header=False, no_location=True, sort_output=True)
     missing = [m.id for m in catalog if m.id and not m.string]

@@ -26,7 +26,7 @@ ALLOWED = {
     # the service layer of personal data (people, logins, sessions); wallet: the KDF parameters
     "members": {"ledger", "chain", "store", "wallet"},
     "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
-    "web": {"ledger", "chain", "store", "node", "members", "wallet"},  # store: its record types, never SQL
+    "web": {"ledger", "chain", "store", "node", "members", "wallet"},  # store: record types, never SQL
     "cli": {"ledger", "chain", "store", "node", "web", "members", "wallet", "bench"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)

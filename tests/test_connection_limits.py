@@ -519,3 +519,28 @@ def test_a_pipeline_deeper_than_the_bound_is_cut_off(node: tuple[Server, dict[st
     assert data.count(b"HTTP/1.1 200") <= PIPELINED_REQUESTS_MAX + 1
     logged(server, "connection closed [pipeline_too_deep]")
     assert httpx.get(f"{server.api}/chain").status_code == 200
+
+
+# -- behind a reverse proxy --------------------------------------------------------------------
+def test_a_trusted_proxy_gives_the_client_s_address_and_scheme(tmp_path: Path) -> None:
+    """Behind the proxy of ``trusted_proxies`` the wallet's cookies are ``Secure`` when the
+    member reached the proxy over HTTPS, and a forged header from anyone else is ignored."""
+    trusted, _ = make_node(tmp_path / "trusted", {"trusted_proxies": ["127.0.0.1"]})
+    plain, _ = make_node(tmp_path / "plain", {})
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    with trusted, plain:
+        behind = httpx.get(f"{trusted.url}/wallet/api/csrf", headers=forwarded, timeout=10)
+        direct = httpx.get(f"{trusted.url}/wallet/api/csrf", timeout=10)
+        forged = httpx.get(f"{plain.url}/wallet/api/csrf", headers=forwarded, timeout=10)
+    assert behind.status_code == direct.status_code == forged.status_code == 200
+    assert "secure" in behind.headers["set-cookie"].lower()
+    assert "secure" not in direct.headers["set-cookie"].lower()
+    assert "secure" not in forged.headers["set-cookie"].lower()
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    assert HttpLimits.from_table({"trusted_proxies": ["10.0.0.0/8", "::1"]},
+                                 open_files=1024).trusted_proxies == ("10.0.0.0/8", "::1")
+    for bad in ("127.0.0.1", ["proxy.example.org"], [1]):
+        with pytest.raises(ValueError, match="trusted_proxies must be a list of IP addresses"):
+            HttpLimits.from_table({"trusted_proxies": bad}, open_files=1024)

@@ -93,6 +93,8 @@ async def test_a_person_signs_up_and_waits_for_approval(env: Env, browser: Brows
     me = (await browser.get("/me")).json()
     assert me["account"] == camille.member.account and me["kind"] == "personal"
     assert me["profile"] == {"name": "Camille Martin"} and me["csrf"] == browser.csrf
+    # the current backup and its KDF: a password change re-seals the key without a new login
+    assert me["backup"] == login.backup and me["kdf"] == camille.kdf.to_json()
     assert [m.subject for m in outbox(env)] == ["Votre compte LIEN est en attente de validation"]
 
 

@@ -72,14 +72,16 @@ def _print_logins(dir: Path) -> None:
         return
     demo = json.loads(demo_file.read_text())
     kinds = {"personal": "particulier", "business": "prestataire"}
-    table = Table("nom", "type", "e-mail (portefeuille web)", "compte", "trousseau (keystore)",
-                  title=f"Comptes de démo — mot de passe : {demo['password']}")
+    table = Table("nom", "type", "compte", title="Comptes de démo — mot de passe : "
+                  f"{demo['password']}")
+    # The e-mail is what a member types to log in: never cut, whatever the terminal's width.
+    table.add_column("e-mail (portefeuille web)", no_wrap=True, overflow="ignore")
     for m in demo["members"]:
-        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]), m.get("email", ""),
-                      format_account_id(m["account"]), f"keys/{m['account']}.json")
+        table.add_row(m["name"], kinds.get(m["kind"], m["kind"]),
+                      format_account_id(m["account"]), m.get("email", ""))
     console.print(table)
-    console.print(f"Trousseaux dans {dir / 'keys'} ; par exemple : "
-                  f"lien balance {demo['members'][0]['account']}")
+    console.print(f"Trousseaux (lien pay, lien balance) : {dir / 'keys'}/<compte>.json ; "
+                  f"par exemple : lien balance {demo['members'][0]['account']}")
 
 
 @app.command()
@@ -179,6 +181,8 @@ def serve(
         console.print(f"Nœud de la chaîne [bold]{node.chain_id}[/bold] "
                       f"(hauteur {node.summary.height}) : "
                       f"http://{host}:{port}/ — API http://{host}:{port}/api/v1/docs")
+        console.print(f"Portefeuille web : http://{host}:{port}/connexion "
+                      f"(ouvrir un compte : http://{host}:{port}/ouvrir-un-compte)")
         server.run()
     finally:
         if background is not None:
@@ -295,7 +299,6 @@ def export(
 # The wallet commands (keys, account, pay, balance, history, receipt): lien.cli.wallet.
 wallet.register(app)
 app.add_typer(till.till_app, name="till")
-
 # The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
 admin.register(app)
 
@@ -309,11 +312,6 @@ def bench(
     scale: bool = typer.Option(
         False, "--scale", help="Also measure a node with 100,000 accounts and 1,000,000 "
         "transactions of history: restart time, memory, throughput (a few minutes more)."),
-    till: bool = typer.Option(
-        False, "--till", help="Also measure till payments between two phones in headless "
-        "Chromium (Confirmer to Payé) and the bytes a new phone loads (needs Playwright and "
-        "Debian's chromium)."),
-    till_payments: int = typer.Option(50, min=1, help="Till payments in the --till run."),
 ) -> None:
     """Measure throughput and latency against this machine's Ed25519 baseline (about a minute).
 
@@ -322,8 +320,7 @@ def bench(
     from .. import bench as harness
 
     size = (harness.SCALE_ACCOUNTS, harness.SCALE_TRANSACTIONS) if scale else None
-    figures = harness.run(batch_payments, http_payments, log=lambda m: err.log(m), scale=size,
-                          till=till_payments if till else None)
+    figures = harness.run(batch_payments, http_payments, log=lambda m: err.log(m), scale=size)
     table = Table("figure", "value", "ratio to ed25519 baseline", "target",
                   title="LIEN bench")
     baseline = figures["ed25519_verify_per_s"]
@@ -335,12 +332,6 @@ def bench(
                   f"≤ {harness.HTTP_LATENCY_P99_MS_MAX}")
     table.add_row("disk_bytes_per_tx", f"{figures['disk_bytes_per_tx']:.0f}", "",
                   f"≤ {harness.DISK_BYTES_PER_TX_MAX}")
-    if till:
-        table.add_row("till_paid_p50_ms", f"{figures['till_paid_p50_ms']:.0f}", "", "")
-        table.add_row("till_paid_p99_ms", f"{figures['till_paid_p99_ms']:.0f}", "",
-                      f"≤ {figures['till_paid_p99_ms_max']}")
-        table.add_row("wallet_first_load_kb", f"{figures['wallet_first_load_kb']:.0f}", "",
-                      f"≤ {figures['wallet_first_load_kb_max']}")
     if scale:
         for name in ("scale_batch_payments_per_s", "scale_verify_tx_per_s"):
             table.add_row(name, f"{figures[name]:,.0f}", f"{figures[name] / baseline:.2f}", "")

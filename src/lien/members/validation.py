@@ -17,21 +17,28 @@ from ..ledger import TxError, is_account_id, parse_account_id
 from ..wallet.backup import BACKUP_PREFIX, KdfParams, nonce_bytes, salt_bytes, seed_bytes
 
 KINDS = ("personal", "business")
-#: the directory's categories: key -> French label (the pages translate them)
+
+
+def N_(message: str) -> str:  # noqa: N802  (gettext's marker: the pages translate the labels)
+    return message
+
+
+#: the directory's categories: key (stored in profiles) -> English label, a gettext message
+#: that the pages translate (French first)
 CATEGORIES: dict[str, str] = {
-    "alimentation": "Alimentation",
-    "restauration": "Restauration, café",
-    "commerce": "Commerce",
-    "artisanat": "Artisanat",
-    "culture": "Culture, librairie",
-    "loisirs": "Loisirs, sport",
-    "sante": "Santé, bien-être",
-    "services": "Services",
-    "mobilite": "Mobilité, vélo",
-    "habitat": "Habitat, énergie",
-    "agriculture": "Agriculture, producteurs",
-    "association": "Association",
-    "autre": "Autre",
+    "alimentation": N_("Food and groceries"),
+    "restauration": N_("Restaurants and cafés"),
+    "commerce": N_("Shops"),
+    "artisanat": N_("Crafts and makers"),
+    "culture": N_("Culture and bookshops"),
+    "loisirs": N_("Leisure and sport"),
+    "sante": N_("Health and well-being"),
+    "services": N_("Services"),
+    "mobilite": N_("Mobility and bicycles"),
+    "habitat": N_("Housing and energy"),
+    "agriculture": N_("Farming and producers"),
+    "association": N_("Associations"),
+    "autre": N_("Other"),
 }
 
 email_chars_max = 254

@@ -24,6 +24,10 @@ descriptors, and each connection is an ``HttpToolsProtocol`` with deadlines and 
                        a head, so requests pipelined in one packet are each a head of their own)
     url_bytes_max      the request target (path and query): past it 414 ``url_too_long``
     log_interval_s     closed connections are logged without flooding (``logs``)
+    trusted_proxies    addresses of the reverse proxies whose ``X-Forwarded-For`` and
+                       ``X-Forwarded-Proto`` are believed (default none): behind a proxy, the
+                       client's own address is then what rate limits count, and a request that
+                       reached the proxy over HTTPS gets ``Secure`` cookies
 
 **At ``connections_max``** a new connection closes the connection that has waited longest for
 a request (idle between requests, or still sending its request): a flood of idle or slow
@@ -47,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import ipaddress
 import logging
 import math
 import resource
@@ -107,9 +112,18 @@ class HttpLimits:
     header_bytes_max: int = 16_384
     url_bytes_max: int = 4_096
     log_interval_s: float = 10.0
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        proxies = self.trusted_proxies
+        if not isinstance(proxies, (list, tuple)) or not all(
+                isinstance(p, str) and _is_address(p) for p in proxies):
+            raise ValueError("[http] trusted_proxies must be a list of IP addresses or networks, "
+                             f"not {proxies!r}")
+        object.__setattr__(self, "trusted_proxies", tuple(proxies))
         for f in fields(self):
+            if f.name == "trusted_proxies":
+                continue
             value = getattr(self, f.name)
             kind = int if f.name.endswith("_max") else (int, float)
             if (isinstance(value, bool) or not isinstance(value, kind) or not value > 0
@@ -154,6 +168,14 @@ class HttpLimits:
                              f"(known: {', '.join(sorted(known))})")
         return cls.for_open_files(open_files_max() if open_files is None else open_files,
                                   **dict(table))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 class Cut(StrEnum):

@@ -86,13 +86,17 @@ def make_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000,
 
     Access logs are off by default: at thousands of requests per second they cost more than
     they tell (and URLs name accounts). So are proxy headers (``X-Forwarded-For``), which cost
-    an address parse per request: pass ``proxy_headers=True`` behind a trusted proxy.
+    an address parse per request: they are read only from ``limits.trusted_proxies``.
     """
+    limits = limits or HttpLimits.from_table({})
     options.setdefault("access_log", False)
+    if limits.trusted_proxies:
+        options["proxy_headers"] = True
+        options["forwarded_allow_ips"] = ",".join(limits.trusted_proxies)
     options.setdefault("proxy_headers", False)
     options.setdefault("log_level", "warning")
     options.setdefault("lifespan", "on")
     options["http"] = "httptools"  # LimitedProtocol is uvicorn's httptools protocol
     options["ws"] = "none"
     config = uvicorn.Config(app, host=host, port=port, **options)
-    return Server(config, app, limits or HttpLimits.from_table({}))
+    return Server(config, app, limits)

@@ -15,7 +15,8 @@ nothing. The service (``lien.members``) does the work; database calls run in the
     POST /wallet/api/logout             ends this session
     POST /wallet/api/logout-everywhere  ends every session of the member
     POST /wallet/api/password           {old_login_secret, login_secret, kdf, backup}
-    GET  /wallet/api/me                 {account, public_key, kind, email, profile, csrf}
+    GET  /wallet/api/me                 {account, public_key, kind, email, profile, csrf, backup,
+                                        kdf} (the backup and its KDF: for a password change)
     GET  /wallet/api/directory          ?q=&category=&town= -> [{account, trading_name, ...}]
     GET  /wallet/api/names              ?accounts=A,B -> {A: name}
     GET  /wallet/api/contacts           {contacts: [{account, label}]}
@@ -206,7 +207,9 @@ def me(ctx: Ctx, session: ApiMember) -> Response:
     login = member.login
     return json_response({"account": login.account, "public_key": login.public_key,
                           "kind": login.kind, "email": login.email,
-                          "profile": _profile_json(member.profile), "csrf": session.csrf})
+                          "profile": _profile_json(member.profile), "csrf": session.csrf,
+                          "backup": login.backup, "kdf": login.kdf},
+                         headers={"Cache-Control": "no-store"})
 
 
 @router.get("/directory")
