@@ -5,9 +5,10 @@ the tills of a business (delegated keys with caps) with the pairing page of a ti
 Every page here is a shell: the browser does the work with the member's key, which never leaves
 it (``static/js/money/``). The server gives each page what it cannot sign with — the chain id,
 the node's currency, the member's menu (``MemberSession``), the words of its messages and the
-ledger's refusal reasons in the page's language (``data-*`` attributes: the CSP allows no inline script). Who the member is comes from
-``GET /wallet/api/me`` (the session), what the ledger holds from ``/api/v1``; a transaction is
-submitted to ``POST /api/v1/transactions`` signed in the browser, never through a session.
+ledger's refusal reasons in the page's language (``data-*`` attributes: the CSP allows no
+inline script). Who the member is comes from ``GET /wallet/api/me`` (the session), what the
+ledger holds from ``/api/v1``; a transaction is submitted to ``POST /api/v1/transactions``
+signed in the browser, never through a session.
 """
 
 from __future__ import annotations
