@@ -24,7 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "lien" / "web" / "static"
 ORIGIN = "http://lien.test"
@@ -105,3 +113,33 @@ def open_static(browser: Browser) -> Page:
 @pytest.fixture
 def static_page(page: Page) -> Page:
     return serve_static(page)
+
+
+# -- pages of a served node at phone width -------------------------------------------------------
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+
+
+def screenshot(page: Page, name: str, lang: str = "fr") -> Path:
+    """The page at phone width, saved as ``var/screenshots/<name>-<lang>.png`` (an artefact)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{lang}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+class Requests:
+    """Every request a browser context sent: its URL, headers and body (``post_data``)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def record(self, request: Request) -> None:
+        body = request.post_data_buffer or b""
+        headers = " ".join(f"{k}: {v}" for k, v in request.headers.items())
+        self.sent.append((request.url, headers, body))
+
+    def contains(self, needle: bytes) -> bool:
+        lowered = needle.lower()
+        return any(lowered in (url + headers).encode().lower() or lowered in body.lower()
+                   for url, headers, body in self.sent)

@@ -50,3 +50,14 @@ def test_the_scale_path_builds_the_history_and_measures_a_restart(tmp_path: Path
     assert figures["scale_accounts"] >= 300
     for name in SCALE_KEYS - {"scale_accounts", "scale_transactions"}:
         assert figures[name] > 0, name
+
+
+def test_the_till_path_pays_between_two_phones_in_chromium(tmp_path: Path) -> None:
+    """``lien bench --till`` at a small size: real sign-ups, two Chromium phones, every payment
+    seen *Payé* on the business's screen; the delays and the first load are measured."""
+    from lien.bench_till import bench_till
+
+    figures = bench_till(tmp_path / "till", payments=3)
+    assert figures["till_payments"] == 3
+    assert 0 < figures["till_paid_p50_ms"] <= figures["till_paid_p99_ms"]
+    assert 20 < figures["wallet_first_load_kb"] < 2000  # the page, its modules, hash-wasm

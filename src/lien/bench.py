@@ -10,6 +10,10 @@ absolute numbers do not).
 * ``verify_tx_per_s`` — full verification from genesis (signatures, re-execution, roots);
 * ``disk_bytes_per_tx`` — database size (indexes included) per transaction.
 
+With ``--till`` (``bench_till``): ``till_paid_p50_ms`` / ``till_paid_p99_ms`` from the client's
+*Confirmer* to the business's screen showing *Payé*, and ``wallet_first_load_kb``, in real
+headless Chromium (``lien.bench_till``).
+
 With ``--scale`` (``run_scale``), the same node is then measured with a long history: a chain of
 100,000 accounts and 1,000,000 transactions, all still inside the expiry window (so replay
 protection must know every id), built through the node's ordinary path in big blocks:
@@ -378,6 +382,7 @@ def run(
     http_payments: int = 12_000,
     log: Callable[[str], None] = lambda message: None,
     scale: tuple[int, int] | None = None,
+    till: int | None = None,
 ) -> dict[str, Any]:
     """Every figure, next to this run's baseline; ``scale`` = (accounts, transactions) adds the
     figures of a node with that much history (``--scale``: 100,000 and 1,000,000)."""
@@ -395,6 +400,12 @@ def run(
         store.dispose()
         log(f"http: {http_payments} payments, 64 clients")
         figures.update(bench_http(work / "http", http_payments))
+        if till is not None:
+            from .bench_till import TILL_PAID_P99_MS_MAX, WALLET_FIRST_LOAD_KB_MAX, bench_till
+            log(f"till: {till} payments between two phones in headless Chromium")
+            figures.update(bench_till(work / "till", till))
+            figures["till_paid_p99_ms_max"] = TILL_PAID_P99_MS_MAX
+            figures["wallet_first_load_kb_max"] = WALLET_FIRST_LOAD_KB_MAX
         if scale is not None:
             figures.update(run_scale(work / "scale", *scale, batch_payments, log))
         # Measured before and after the workloads; the larger is kept (see ed25519_baseline).
@@ -411,6 +422,9 @@ def run(
             all(figures[f"{n}_ratio"] >= r for n, r in TARGETS.items())
             and figures["http_latency_p99_ms"] <= HTTP_LATENCY_P99_MS_MAX
             and figures["disk_bytes_per_tx"] <= DISK_BYTES_PER_TX_MAX
+            and (till is None or (
+                figures["till_paid_p99_ms"] <= figures["till_paid_p99_ms_max"]
+                and figures["wallet_first_load_kb"] <= figures["wallet_first_load_kb_max"]))
         )
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
     finally:

@@ -22,12 +22,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from ..templating import SECURITY_HEADERS
-from . import access, home, profile, pwa, qr, wallet
+from . import access, home, money, profile, pwa, qr, wallet
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(home.router)
+router.include_router(money.router)
 router.include_router(qr.router)
 router.include_router(access.router)
 router.include_router(wallet.router)
