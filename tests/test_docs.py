@@ -215,3 +215,10 @@ def test_who_may_submit_each_type_is_the_document_s() -> None:
             (kind,) = [k for k, text in wording.items() if signers.startswith(text)]
             documented[name] = kind
     assert documented == {name: unit.signers for name, unit in TX_TYPES.items()}
+
+
+def test_every_image_the_readme_shows_is_in_the_repository() -> None:
+    root = Path(__file__).resolve().parents[1]
+    images = re.findall(r'<img src="([^"]+)"', (root / "README.md").read_text(encoding="utf-8"))
+    assert images, "the README shows the wallet's screens"
+    assert [i for i in images if not (root / i).is_file()] == []
