@@ -12,7 +12,7 @@ import pytest
 from lien.ledger import Reason, Tx, TxError
 from lien.ledger.fields import check_fields
 from lien.ledger.types import TX_TYPES
-from lien.wallet import Member, entry_for
+from lien.wallet import Member
 from lien.wallet.requests import requests_of
 
 from ledger_support import CODE, World
@@ -23,19 +23,6 @@ def w() -> Iterator[World]:
     world = World()
     yield world
     world.replay()
-
-
-def ask(w: World, payee: Member, payer: Member, amount: int, signer: Member | None = None,
-        **options: Any) -> Tx:
-    fields = {"from": payer.account, "to": payee.account, "currency": CODE, "amount": amount,
-              **options}
-    return w.mk.make([signer or payee], "request_payment", **fields)
-
-
-def decline(w: World, payer: Member, payee: Member, request: str,
-            signer: Member | None = None) -> Tx:
-    return w.mk.make([signer or payer], "decline_request", **{"from": payer.account},
-                     to=payee.account, currency=CODE, request=request)
 
 
 class History:
@@ -63,46 +50,6 @@ class History:
         return {r.id: r.status for r in requests_of(who.account, self.of(who.account), now)}
 
 
-def test_a_request_moves_no_money_and_is_in_both_histories(w: World) -> None:
-    shop, client = w.join("business", nantie=1_000), w.join(nantie=5_000)
-    before = (w.balance(shop), w.balance(client))
-    tx = ask(w, shop, client, 1_250, memo="m1.xyz", reference="ab" * 32)
-    assert w.ok(tx).to_json() == {"code": "ok"}
-    assert (w.balance(shop), w.balance(client)) == before
-    assert TX_TYPES["request_payment"].accounts(w.state, tx) == sorted(
-        [shop.account, client.account])
-    refusal = decline(w, client, shop, tx.id)
-    assert w.ok(refusal).to_json() == {"code": "ok"}
-    assert TX_TYPES["decline_request"].accounts(w.state, refusal) == sorted(
-        [shop.account, client.account])
-    # the statement shows each side the other as its counterpart, and no money
-    item = {"seq": 1, "height": 1, "tx": tx.to_json(), "result": {"code": "ok"}}
-    assert entry_for(client.account, item).counterpart == shop.account
-    assert entry_for(shop.account, item).counterpart == client.account
-    assert entry_for(client.account, item).amount_minor is None
-    assert entry_for(client.account, item).label == "demande de paiement"
-
-
-def test_request_refusals(w: World) -> None:
-    shop, client = w.join("business"), w.join()
-    pending, stranger = w.join(active=False), w.new_member()
-    w.refuse(ask(w, shop, client, 100, currency="NOPE"), Reason.UNKNOWN_CURRENCY)
-    w.refuse(ask(w, shop, shop, 100), Reason.SAME_ACCOUNT)
-    assert w.refuse(ask(w, shop, stranger, 100),
-                    Reason.UNKNOWN_ACCOUNT).value("account") == stranger.account
-    # only the payee's owner asks: the payer cannot make a request "from" the shop
-    assert w.refuse(ask(w, shop, client, 100, signer=client),
-                    Reason.NOT_AUTHORISED).value("account") == shop.account
-    assert w.refuse(ask(w, shop, pending, 100),
-                    Reason.ACCOUNT_NOT_ACTIVE).value("account") == pending.account
-    assert w.refuse(ask(w, pending, shop, 100),
-                    Reason.ACCOUNT_NOT_ACTIVE).value("account") == pending.account
-    # a decline is the payer's: the shop cannot decline in the client's name
-    request = ask(w, shop, client, 100)
-    w.ok(request)
-    w.refuse(decline(w, client, shop, request.id, signer=shop), Reason.NOT_AUTHORISED)
-
-
 def test_request_fields_are_checked_before_anything_runs(w: World) -> None:
     shop, client = w.join("business"), w.join()
     unit = TX_TYPES["request_payment"]
@@ -126,20 +73,20 @@ def test_request_fields_are_checked_before_anything_runs(w: World) -> None:
 def test_statuses_paid_declined_expired_open(w: World) -> None:
     shop, client = w.join("business"), w.join(nantie=10_000)
     h = History(w)
-    paid = h.run(ask(w, shop, client, 1_000))
-    declined = h.run(ask(w, shop, client, 2_000))
-    expiring = h.run(ask(w, shop, client, 3_000))
-    still = h.run(ask(w, shop, client, 4_000))
-    refused = h.run(ask(w, shop, shop, 1), Reason.SAME_ACCOUNT)
+    paid = h.run(w.ask(shop, client, 1_000))
+    declined = h.run(w.ask(shop, client, 2_000))
+    expiring = h.run(w.ask(shop, client, 3_000))
+    still = h.run(w.ask(shop, client, 4_000))
+    refused = h.run(w.ask(shop, shop, 1), Reason.SAME_ACCOUNT)
     # a transfer naming the request with another amount, or refused, does not pay it
     h.run(w.mk.pay(client, shop, 999, request=paid.id))
     h.run(w.mk.pay(client, shop, 1_000_000, request=paid.id), Reason.INSUFFICIENT_FUNDS)
     assert h.statuses(client)[paid.id] == "open"
     h.run(w.mk.pay(client, shop, 1_000, request=paid.id))
     # a decline by someone else in the shop's name is refused by the ledger; the payer's counts
-    h.run(decline(w, client, shop, declined.id, signer=shop), Reason.NOT_AUTHORISED)
+    h.run(w.decline(client, shop, declined.id, signer=shop), Reason.NOT_AUTHORISED)
     assert h.statuses(shop)[declined.id] == "open"
-    h.run(decline(w, client, shop, declined.id))
+    h.run(w.decline(client, shop, declined.id))
     now = expiring.body["expires"]
     for who in (shop, client):  # both sides read the same statuses
         assert h.statuses(who, now) == {
