@@ -99,6 +99,6 @@ def test_statuses_paid_declined_expired_open(w: World) -> None:
     paid_view = next(r for r in requests_of(client.account, h.of(client.account), now)
                      if r.id == paid.id)
     assert paid_view.role == "payer" and paid_view.payee_key == shop.public_key
-    assert paid_view.settled_by != ""
+    assert paid_view.settled_by != "" and paid_view.refused_payments == 1
     # paid stays paid after its validity
     assert h.statuses(client, now + 10**9)[paid.id] == "paid"

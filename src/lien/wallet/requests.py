@@ -35,6 +35,8 @@ class PaymentRequest:
     sealed box, section 15.3) as on chain, ``""`` when absent; ``payee_key``: the key that
     signed the request (the payer opens the memo with it). ``expires_ms``: the end of its
     validity. ``settled_by``: the id of the transfer that paid it or of the decline, else ``""``.
+    ``refused_payments``: how many transfers naming it the ledger refused (the wallet's next
+    attempt takes a new nonce, docs/protocol.md "Payment requests").
     """
 
     id: str
@@ -50,6 +52,7 @@ class PaymentRequest:
     expires_ms: int
     status: Status
     settled_by: str
+    refused_payments: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,7 @@ class PaymentRequest:
             "role": self.role, "currency": self.currency, "amount_minor": self.amount_minor,
             "reference": self.reference, "memo": self.memo, "payee_key": self.payee_key,
             "expires_ms": self.expires_ms, "status": self.status, "settled_by": self.settled_by,
+            "refused_payments": self.refused_payments,
         }
 
 
@@ -69,11 +73,14 @@ def requests_of(account: str, items: Iterable[Any], now_ms: int) -> list[Payment
     asked: list[Any] = []
     paid: dict[str, list[tuple[dict[str, Any], str]]] = {}
     declined: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    refused: dict[str, int] = {}
     for item in items:
-        if not _ok(item):
-            continue
         body = item["tx"]["body"]
         kind = body.get("type")
+        if not _ok(item):
+            if kind == "transfer" and "request" in body:
+                refused[body["request"]] = refused.get(body["request"], 0) + 1
+            continue
         if kind == "request_payment" and account in (body["from"], body["to"]):
             asked.append(item)
         elif kind == "transfer" and "request" in body:
@@ -106,5 +113,6 @@ def requests_of(account: str, items: Iterable[Any], now_ms: int) -> list[Payment
             role="payer" if body["from"] == account else "payee", currency=body["currency"],
             amount_minor=int(body["amount"]), reference=body.get("reference", ""),
             memo=body.get("memo", ""), payee_key=str(signatures[0].get("key", "")),
-            expires_ms=int(body["expires"]), status=status, settled_by=settled))
+            expires_ms=int(body["expires"]), status=status, settled_by=settled,
+            refused_payments=refused.get(item["id"], 0)))
     return found

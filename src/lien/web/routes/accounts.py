@@ -73,7 +73,7 @@ def account_history(
                         f"{REQUESTS_HISTORY_ROWS_MAX} history items.",
             responses={**json_200("`{account, requests: [{id, seq, from, to, role, currency, "
                                   "amount_minor, reference, memo, payee_key, expires_ms, "
-                                  "status, settled_by}]}`"), **ERRORS})
+                                  "status, settled_by, refused_payments}]}`"), **ERRORS})
 def account_requests(ctx: Ctx, account_id: AccountPath) -> Response:
     account = known_account(ctx, account_id)
     rows = ctx.store.history(account, None, REQUESTS_HISTORY_ROWS_MAX)
