@@ -15,6 +15,7 @@ signed in the browser, never through a session.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -37,7 +38,7 @@ def reasons_json(request: Request) -> str:
     return json.dumps({r.value: reason_text(r.value, lang) for r in Reason}, ensure_ascii=False)
 
 
-def money_context(ctx: Ctx, request: Request) -> dict[str, str]:
+def money_context(ctx: Ctx, request: Request) -> dict[str, Any]:
     """What a page that signs needs (``templates/money/_common.html``): the chain id, the
     node's currency and the refusal reasons in the page's words."""
     summary = ctx.node.summary
