@@ -165,6 +165,20 @@ class World:
     def pay(self, payer: Member, payee: Member, amount: int, **options: Any) -> Result:
         return self.ok(self.mk.pay(payer, payee, amount, **options))
 
+    def ask(self, payee: Member, payer: Member, amount: int, signer: Member | None = None,
+            **options: Any) -> Tx:
+        """``payee`` requests ``amount`` from ``payer`` (``request_payment``)."""
+        fields = {"from": payer.account, "to": payee.account, "currency": CODE,
+                  "amount": amount, **options}
+        return self.mk.make([signer or payee], "request_payment", **fields)
+
+    def decline(self, payer: Member, payee: Member, request: str,
+                signer: Member | None = None) -> Tx:
+        """``payer`` declines the request ``request`` of ``payee`` (``decline_request``)."""
+        fields = {"from": payer.account, "to": payee.account, "currency": CODE,
+                  "request": request}
+        return self.mk.make([signer or payer], "decline_request", **fields)
+
     def set_status(self, target: Member, status: str, by: Member | None = None,
                    cosigners: Sequence[Member] = ()) -> Tx:
         admin = by or self.admins[0]

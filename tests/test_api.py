@@ -236,7 +236,8 @@ async def test_openapi_documents_every_route(env: Env) -> None:
         ("post", "/api/v1/transactions"), ("post", "/api/v1/transactions/batch"),
         ("get", "/api/v1/transactions/{id}"), ("get", "/api/v1/transactions/{id}/receipt"),
         ("get", "/api/v1/accounts/{account_id}"), ("get", "/api/v1/accounts/{account_id}/history"),
-        ("get", "/api/v1/accounts/{account_id}/events"), ("get", "/api/v1/blocks"),
+        ("get", "/api/v1/accounts/{account_id}/events"),
+        ("get", "/api/v1/accounts/{account_id}/requests"), ("get", "/api/v1/blocks"),
         ("get", "/api/v1/blocks/{height}"), ("get", "/api/v1/chain"), ("get", "/api/v1/reasons"),
         ("get", "/api/v1/currencies"), ("get", "/api/v1/currencies/{code}"),
     }

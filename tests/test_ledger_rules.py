@@ -29,7 +29,7 @@ from lien.ledger import (
 )
 from lien.ledger.reasons import ADMISSION
 from lien.ledger.state import next_state_root
-from lien.wallet import Member, TxMaker
+from lien.wallet import Member, TxMaker, entry_for
 
 from ledger_support import CHAIN, CODE, T0, World, member
 
@@ -1133,6 +1133,50 @@ def test_the_state_root_chains_the_lines_of_the_records_a_block_changed(w: World
     out = w.block([w.mk.pay(a, b, 10)])
     assert w.m(a).line() == f"m|{a.account}|{CODE}|active||990|0|-20000|200000"
     assert out.state_root == next_state_root(root, sorted([w.m(a).line(), w.m(b).line()]))
+
+
+# ================================================================================================
+# request_payment, decline_request (their statuses: tests/test_payment_requests.py)
+# ================================================================================================
+def test_a_request_moves_no_money_and_is_in_both_histories(w: World) -> None:
+    shop, client = w.join("business", nantie=1_000), w.join(nantie=5_000)
+    before = (w.balance(shop), w.balance(client))
+    tx = w.ask(shop, client, 1_250, memo="m1.xyz", reference="ab" * 32)
+    assert w.ok(tx).to_json() == {"code": "ok"}
+    assert (w.balance(shop), w.balance(client)) == before
+    assert TX_TYPES["request_payment"].accounts(w.state, tx) == sorted(
+        [shop.account, client.account])
+    refusal = w.decline(client, shop, tx.id)
+    assert w.ok(refusal).to_json() == {"code": "ok"}
+    assert TX_TYPES["decline_request"].accounts(w.state, refusal) == sorted(
+        [shop.account, client.account])
+    # the statement shows each side the other as its counterpart, and no money
+    item = {"seq": 1, "height": 1, "tx": tx.to_json(), "result": {"code": "ok"}}
+    assert entry_for(client.account, item).counterpart == shop.account
+    assert entry_for(shop.account, item).counterpart == client.account
+    assert entry_for(client.account, item).amount_minor is None
+    assert entry_for(client.account, item).label == "demande de paiement"
+
+
+def test_request_refusals(w: World) -> None:
+    shop, client = w.join("business"), w.join()
+    pending, stranger = w.join(active=False), w.new_member()
+    w.refuse(w.ask(shop, client, 100, currency="NOPE"), Reason.UNKNOWN_CURRENCY)
+    w.refuse(w.ask(shop, shop, 100), Reason.SAME_ACCOUNT)
+    assert w.refuse(w.ask(shop, stranger, 100),
+                    Reason.UNKNOWN_ACCOUNT).value("account") == stranger.account
+    # only the payee's owner asks: the payer cannot make a request "from" the shop
+    assert w.refuse(w.ask(shop, client, 100, signer=client),
+                    Reason.NOT_AUTHORISED).value("account") == shop.account
+    assert w.refuse(w.ask(shop, pending, 100),
+                    Reason.ACCOUNT_NOT_ACTIVE).value("account") == pending.account
+    assert w.refuse(w.ask(pending, shop, 100),
+                    Reason.ACCOUNT_NOT_ACTIVE).value("account") == pending.account
+    # a decline is the payer's: the shop cannot decline in the client's name
+    request = w.ask(shop, client, 100)
+    w.ok(request)
+    w.refuse(w.decline(client, shop, request.id, signer=shop), Reason.NOT_AUTHORISED)
+
 
 
 # ================================================================================================

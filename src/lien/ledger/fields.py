@@ -104,6 +104,8 @@ def account(field: str, value: Any) -> None:
 
 currency = pattern(CURRENCY_RE, "a currency code (2-12 of A-Z, 0-9)")
 public_key = pattern(KEY_RE, "a hex Ed25519 public key (64 lower-case hex digits)")
+#: A transaction id (SHA-256, section 3), as a field naming another transaction.
+tx_id = pattern(KEY_RE, "a transaction id (64 lower-case hex digits)")
 
 
 def list_of(item: Check, min_items: int, max_items: int) -> Check:

@@ -189,6 +189,8 @@ def _money_and_counterpart(account_id: str, type_: str, body: dict[str, Any],
             return -_int(body["amount"]), ""  # paid out in euros, outside the ledger
         fee = result.get("fee")  # the association's side: it receives the fee
         return (_int(fee) if fee is not None else None), _text(body["account"])
+    if type_ in ("request_payment", "decline_request"):  # between two members, no money moves
+        return None, _text(body["to"] if body["from"] == account_id else body["from"])
     others = (body[f] for f in ("by", "account") if f in body and body[f] != account_id)
     return None, _text(next(others, ""))
 

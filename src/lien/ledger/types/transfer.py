@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..fields import account, amount, amount_or_zero, currency, text
+from ..fields import account, amount, amount_or_zero, currency, text, tx_id
 from ..reasons import Reason, TxError
 from ..results import Refused, Result
 from ..state import Delegation, Membership, State
@@ -51,6 +51,9 @@ class Transfer(TxType):
         "reference": text(limits.reference_bytes_max),
         "invoice_minor": amount_or_zero,
         "memo": text(limits.memo_bytes_max),
+        # the payment request (request_payment's id) this transfer pays; not checked by the
+        # ledger: wallets match it (docs/protocol.md, "Payment requests")
+        "request": tx_id,
     }
 
     def check(self, body: dict[str, Any]) -> None:

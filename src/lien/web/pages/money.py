@@ -1,5 +1,6 @@
 """The pages that move money: *Encaisser* (the till's QR code and its live *Payé*), the printed
-QR of a counter, *Payer* (what a phone's camera opens, and the in-app scanner), *Virement*, and
+QR of a counter, *Payer* (what a phone's camera opens, and the in-app scanner), *Virement*,
+*Demander un paiement* (a payment request, paid or refused from the requests of ``/compte``), and
 the tills of a business (delegated keys with caps) with the pairing page of a till's device.
 
 Every page here is a shell: the browser does the work with the member's key, which never leaves
@@ -14,6 +15,7 @@ signed in the browser, never through a session.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -36,11 +38,18 @@ def reasons_json(request: Request) -> str:
     return json.dumps({r.value: reason_text(r.value, lang) for r in Reason}, ensure_ascii=False)
 
 
-def _page(ctx: Ctx, request: Request, template: str, member: MemberSession) -> HTMLResponse:
+def money_context(ctx: Ctx, request: Request) -> dict[str, Any]:
+    """What a page that signs needs (``templates/money/_common.html``): the chain id, the
+    node's currency and the refusal reasons in the page's words."""
     summary = ctx.node.summary
     currency = summary.currencies[0].code if summary.currencies else ""
-    return render(request, template, member=member, chain_id=summary.chain_id, currency=currency,
-                  reasons=reasons_json(request), validity_s=PAYMENT_VALIDITY_S)
+    return {"chain_id": summary.chain_id, "currency": currency,
+            "reasons": reasons_json(request)}
+
+
+def _page(ctx: Ctx, request: Request, template: str, member: MemberSession) -> HTMLResponse:
+    return render(request, template, member=member, validity_s=PAYMENT_VALIDITY_S,
+                  **money_context(ctx, request))
 
 
 @router.get("/encaisser", response_class=HTMLResponse)
@@ -66,6 +75,11 @@ async def pay(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse
 @router.get("/virement", response_class=HTMLResponse)
 async def transfer(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
     return _page(ctx, request, "money/virement.html", member)
+
+
+@router.get("/demander", response_class=HTMLResponse)
+async def request_payment(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
+    return _page(ctx, request, "money/demander.html", member)
 
 
 @router.get("/caisses", response_class=HTMLResponse)

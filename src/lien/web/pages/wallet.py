@@ -30,6 +30,7 @@ from ...store import Session
 from ..context import Ctx
 from ..i18n import gettext, gettext_noop as N_
 from ..session import require_member
+from .money import money_context
 from ..templating import page_language, render, when
 
 router = APIRouter()
@@ -176,7 +177,8 @@ async def account_page(ctx: Ctx, request: Request, member: Member) -> Response:
     return render(request, "account.html", member=member, view=view,
                   balances=balances(view, lang), pay_url=pay_url,
                   qr_src=f"/qr.svg?text={quote(pay_url, safe='')}",
-                  display=view["display"] if view else _grouped(member.account))
+                  display=view["display"] if view else _grouped(member.account),
+                  **money_context(ctx, request))  # the requests' list signs (_requests.html)
 
 
 def _grouped(account: str) -> str:

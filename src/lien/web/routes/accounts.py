@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from ...wallet.requests import requests_of
 from .. import errors, views
 from ..context import PAGE_DEFAULT, Ctx
 from ..openapi import ERRORS, json_200
@@ -13,6 +14,9 @@ from ..params import INT_MAX, AccountPath, Digits, account_param, known_account,
 from ..responses import json_response
 
 router = APIRouter(tags=["accounts"])
+
+#: newest history items read to find an account's payment requests and what settled them
+REQUESTS_HISTORY_ROWS_MAX = 2000
 
 _MEMBERSHIP: dict[str, Any] = {"type": "object", "required": [
     "currency", "status", "roles", "nantie_minor", "nantie_text", "credit_minor", "credit_text",
@@ -59,3 +63,19 @@ def account_history(
         "items": [views.history_item(r) for r in page],
         "next": page[-1].seq if len(rows) > size else None,
     })
+
+
+@router.get("/accounts/{account_id}/requests", summary="An account's payment requests",
+            description="The payment requests (`request_payment`) the account sent or was "
+                        "asked to pay, newest first, each with its status derived from the "
+                        "chain: `open`, `paid`, `declined` or `expired` (docs/protocol.md, "
+                        "\"Payment requests\"). Read from the account's newest "
+                        f"{REQUESTS_HISTORY_ROWS_MAX} history items.",
+            responses={**json_200("`{account, requests: [{id, seq, from, to, role, currency, "
+                                  "amount_minor, reference, memo, payee_key, expires_ms, "
+                                  "status, settled_by, refused_payments}]}`"), **ERRORS})
+def account_requests(ctx: Ctx, account_id: AccountPath) -> Response:
+    account = known_account(ctx, account_id)
+    rows = ctx.store.history(account, None, REQUESTS_HISTORY_ROWS_MAX)
+    found = requests_of(account, (views.history_item(r) for r in rows), ctx.node.clock())
+    return json_response({"account": account, "requests": [r.to_json() for r in found]})

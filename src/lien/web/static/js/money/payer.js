@@ -4,7 +4,7 @@
 // the two units, then *Confirmer* signs here and submits once, however often it is tapped.
 import { referenceHash } from "../memo.js";
 import {
-  $, AmountError, Submission, body, currency, defaultSplit, displayAccount, formatAmount,
+  $, AmountError, Submission, api, body, chainId, currency, defaultSplit, displayAccount, formatAmount,
   member, membership, msg, names, parseAmount, readAccount, root, show, spendable, unlockedKey,
 } from "./common.js";
 import { parsePaymentUrl, paymentUrl } from "../payload.js";
@@ -93,7 +93,9 @@ async function payment(me, request) {
   } else {
     show($("#amount-label"));
   }
-  if (request.reference) {
+  if (request.id) {
+    show($("#reference-term"), false); // a request carries only the hash of its reference
+  } else if (request.reference) {
     $("#reference-text").textContent = request.reference;
   } else if (fixed) {
     show($("#reference-term"), false);
@@ -168,6 +170,10 @@ async function payment(me, request) {
       }
       if (showSplit() === null) return;
       const key = await unlockedKey(me);
+      if (!submission && request.id) {
+        submission = new Submission(requestPayment(me, request), key);
+        root.dataset.txId = await submission.id();
+      }
       if (!submission) {
         const reference = fixed ? request.reference : $("#reference").value.trim();
         const fields = { from: me.account, to, currency, amount };
@@ -197,8 +203,41 @@ async function payment(me, request) {
   });
 }
 
+// The transfer that pays the request `request` (docs/protocol.md §7, "Payment requests"): the
+// same body on every device and every tap (nonce = the request's id, expiry = the request's),
+// so that it is paid once; after refused attempts (e.g. for lack of funds) a new nonce.
+function requestPayment(me, request) {
+  const fields = { from: me.account, to: request.to, currency: request.currency, amount: request.amount, request: request.id };
+  if (request.referenceHash) fields.reference = request.referenceHash;
+  const nonce = request.refused ? `${request.id.slice(0, 60)}.${request.refused}` : request.id;
+  return { chain: chainId, type: "transfer", expires: request.expires, nonce, ...fields };
+}
+
+// The open request `id` this member is asked to pay, as /payer's payment, or null.
+async function askedRequest(me, id) {
+  const { status, json } = await api(`/api/v1/accounts/${me.account}/requests`);
+  if (status !== 200) return null;
+  const r = json.requests.find((x) => x.id === id && x.role === "payer");
+  if (!r) return null;
+  if (r.status !== "open") return { closed: r.status };
+  return {
+    id: r.id, to: r.to, currency: r.currency, amount: r.amount_minor, reference: "",
+    referenceHash: r.reference, expires: r.expires_ms, name: "", refused: r.refused_payments,
+  };
+}
+
 const me = await member();
-if (location.pathname === "/payer/v1") {
+const asked = new URLSearchParams(location.search).get("demande");
+if (location.pathname === "/payer" && asked) {
+  const request = /^[0-9a-f]{64}$/.test(asked) ? await askedRequest(me, asked) : null;
+  if (!request || request.closed) {
+    show($("#request"));
+    $("#problem").textContent = msg(request ? `request-${request.closed}` : "bad-link");
+    $("#confirm").disabled = true;
+  } else {
+    await payment(me, request);
+  }
+} else if (location.pathname === "/payer/v1") {
   let request = null;
   try {
     const r = parsePaymentUrl(location.href, { nowMs: null });
