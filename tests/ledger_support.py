@@ -135,6 +135,8 @@ class World:
             state.index_account(a)
         for m in memberships:
             state.index_membership(m)
+        for o in old.orders.values():
+            state.index_order(copy.deepcopy(o))
         state.height, state.time_ms, state.state_root = old.height, old.time_ms, old.state_root
         state.seen = dict(old.seen)
         check_all_invariants(state)

@@ -735,7 +735,8 @@ NODE_LIMITS = {"block_transactions_max", "batch_transactions_max", "block_interv
 
 
 def test_every_admission_reason_is_exercised() -> None:
-    source = pathlib.Path(__file__).read_text()
+    here = pathlib.Path(__file__)
+    source = here.read_text() + (here.parent / "test_standing_orders.py").read_text()
     for reason in ADMISSION:
         assert f"Reason.{reason.name}" in source or f'"{reason.value}"' in source, reason
 
@@ -743,7 +744,8 @@ def test_every_admission_reason_is_exercised() -> None:
 def test_every_core_limit_is_tested_at_its_edge() -> None:
     here = pathlib.Path(__file__)
     source = "".join((here.parent / name).read_text() for name in (
-        here.name, "test_ledger_rules.py", "test_unique_chains.py"))  # the last: the genesis'
+        here.name, "test_ledger_rules.py", "test_unique_chains.py",  # the genesis'
+        "test_standing_orders.py"))
     names = [n for n in vars(limits) if n.islower() and not n.startswith("_")]
     assert "memo_bytes_max" in names
     for name in names:

@@ -1183,7 +1183,8 @@ def test_request_refusals(w: World) -> None:
 # Every handler and every execution reason code is proved above
 # ================================================================================================
 def test_every_handler_and_execution_reason_is_exercised() -> None:
-    source = pathlib.Path(__file__).read_text()
+    here = pathlib.Path(__file__)
+    source = here.read_text() + (here.parent / "test_standing_orders.py").read_text()
     for kind in TX_TYPES:
         assert f'"{kind}"' in source, kind
     for reason in Reason:

@@ -1,10 +1,14 @@
 """The executor: ``apply_block(state, txs, time_ms)`` — deterministic, no I/O, no clock.
 
-A pipeline of two stages per transaction:
+First the state's own work at the block's start: key recoveries whose delay has passed take
+effect, and the standing orders due at the block's time run (``order_runs``): each run is a
+*system transaction* (``order_run``) the ledger makes from its state, placed first in the
+block, executed and recorded like any other. Then a pipeline of two stages per transaction:
 
 1. *admission* (``admit``): chain id, expiry against the block time, duplicate id, and — when
    asked — signatures (``check_signatures``). A transaction that fails admission is *dropped*:
-   it never enters a block.
+   it never enters a block. A system transaction coming from outside is dropped
+   (``system_transaction``).
 2. *execution*: the transaction's unit in the registry (``lien.ledger.types.TX_TYPES`` unless
    the caller passes another) first names the accounts it concerns (``TxType.accounts``, on the
    state just before it executes: the keys of their histories), then runs ``execute``. Its
@@ -27,8 +31,9 @@ from dataclasses import dataclass
 from . import limits
 from .reasons import Reason, TxError
 from .results import Refused, Result
-from .state import Membership, State, next_state_root
-from .transactions import Tx, check_freshness, check_signatures
+from . import orders
+from .state import Membership, Order, State, next_state_root
+from .transactions import Tx, check_freshness, check_signatures, system_tx
 from .types import TX_TYPES, Registry, common
 
 
@@ -53,11 +58,13 @@ class BlockOutcome:
 
 
 def admit(state: State, tx: Tx, time_ms: int, in_block: set[str], verify: bool,
-          executed_before: AbstractSet[str] = frozenset()) -> None:
+          executed_before: AbstractSet[str] = frozenset(), types: Registry = TX_TYPES) -> None:
     """Raise TxError when ``tx`` may not enter this block (it is then dropped, not recorded).
 
     Freshness first: an expired id is ``expired`` whether or not it is still remembered, so
     the answer never depends on when remembered ids were last pruned."""
+    if types[tx.type].system:
+        raise TxError(Reason.SYSTEM_TRANSACTION, f"{tx.type} is made by the ledger itself")
     check_freshness(tx, state.config.chain_id, time_ms)
     if tx.id in state.seen or tx.id in in_block or tx.id in executed_before:
         raise TxError(Reason.DUPLICATE, tx.id)
@@ -80,12 +87,52 @@ def _apply_due_recoveries(state: State) -> None:
             state.dirty_accounts.add(account_id)
 
 
-def _take_marks(state: State) -> tuple[set[str], set[tuple[str, str]], set[str]]:
-    marks = (set(state.dirty_accounts), set(state.dirty_memberships), set(state.dirty_currencies))
+def _take_marks(
+    state: State,
+) -> tuple[set[str], set[tuple[str, str]], set[str], dict[str, Order]]:
+    marks = (set(state.dirty_accounts), set(state.dirty_memberships),
+             set(state.dirty_currencies), dict(state.dirty_orders))
     state.dirty_accounts.clear()
     state.dirty_memberships.clear()
     state.dirty_currencies.clear()
+    state.dirty_orders.clear()
     return marks
+
+
+def order_runs(state: State, time_ms: int) -> list[tuple[Tx, Order]]:
+    """The runs of the standing orders due at ``time_ms`` — at most
+    ``order_runs_per_block_max``, in (due time, order id) order; the rest wait for the next
+    block — each with its order, already moved to its next due time (or ended).
+
+    A run's body derives from the state alone (order id, run number, the payment; ``expires``
+    is the block time, ``nonce`` the run number), so its id is the same on every node."""
+    runs: list[tuple[Tx, Order]] = []
+    while len(runs) < limits.order_runs_per_block_max:
+        due = state.next_order_due()
+        if due is None or due[0] > time_ms:
+            break
+        heapq.heappop(state.orders_due)
+        order = state.orders[due[1]]
+        order.runs += 1
+        body: dict[str, object] = {
+            "chain": state.config.chain_id, "type": "order_run", "expires": time_ms,
+            "nonce": str(order.runs), "order": order.id, "run": order.runs,
+            "from": order.payer, "to": order.payee, "currency": order.currency,
+            "amount": order.amount,
+        }
+        if order.reference:
+            body["reference"] = order.reference
+        if order.memo:
+            body["memo"] = order.memo
+        runs.append((system_tx(body), order))
+        following = orders.next_due(order, time_ms)
+        if following is None:
+            state.unindex_order(order, "finished")
+        else:
+            order.next_due_ms = following
+            heapq.heappush(state.orders_due, (following, order.id))
+            state.dirty_orders[order.id] = order
+    return runs
 
 
 def _forget_expired(state: State) -> None:
@@ -136,9 +183,20 @@ def apply_block(
     dropped: list[tuple[Tx, TxError]] = []
     touched: list[list[str]] = []
     in_block: set[str] = set()
+    run_unit = types["order_run"]
+    for run, order in order_runs(state, time_ms):
+        included.append(run)
+        touched.append(run_unit.accounts(state, run))
+        try:
+            result = run_unit.execute(state, run)
+        except Refused as refusal:
+            result = refusal.result
+        results.append(result)
+        order.last_result = result.reason.value
+    runs = len(included)
     for tx in txs:
         try:
-            admit(state, tx, time_ms, in_block, verify_signatures, executed_before)
+            admit(state, tx, time_ms, in_block, verify_signatures, executed_before, types)
         except TxError as refusal:
             dropped.append((tx, refusal))
             continue
@@ -150,7 +208,7 @@ def apply_block(
             results.append(unit.execute(state, tx))
         except Refused as refusal:
             results.append(refusal.result)
-    for tx in included:
+    for tx in included[runs:]:
         state.seen[tx.id] = tx.body["expires"]
         heapq.heappush(state.seen_expiries, (tx.body["expires"], tx.id))
     _forget_expired(state)
@@ -160,6 +218,7 @@ def apply_block(
     state.dirty_accounts |= carried[0]
     state.dirty_memberships |= carried[1]
     state.dirty_currencies |= carried[2]
+    state.dirty_orders.update(carried[3])
     return BlockOutcome(state.height, time_ms, included, results, dropped, state.state_root,
                         touched)
 

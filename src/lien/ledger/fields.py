@@ -55,6 +55,10 @@ amount_or_zero = _int_in(0, limits.amount_minor_max, Reason.AMOUNT_INVALID)
 floor = _int_in(-limits.supply_minor_max, 0, Reason.AMOUNT_INVALID)
 ceiling = _int_in(0, limits.supply_minor_max, Reason.AMOUNT_INVALID)
 time_ms = _int_in(0, 2**53 - 1)
+#: A standing order's due time or end (calendar arithmetic stops at year 9999).
+due_ms = _int_in(0, limits.order_due_ms_max)
+#: A count of runs (standing orders): 1 to a million.
+run_count = _int_in(1, 1_000_000)
 
 
 def _string(field: str, value: Any) -> str:
@@ -104,7 +108,8 @@ def account(field: str, value: Any) -> None:
 
 currency = pattern(CURRENCY_RE, "a currency code (2-12 of A-Z, 0-9)")
 public_key = pattern(KEY_RE, "a hex Ed25519 public key (64 lower-case hex digits)")
-#: A transaction id (SHA-256, section 3), as a field naming another transaction.
+#: A transaction id (SHA-256, section 3), as a field naming another transaction (a request,
+#: a standing order: an order's id is its creating transaction's).
 tx_id = pattern(KEY_RE, "a transaction id (64 lower-case hex digits)")
 
 

@@ -41,3 +41,10 @@ chain_id_digest_hex = 32
 chain_name_bytes_max = chain_id_bytes_max - 1 - chain_id_digest_hex
 validators_max = 64
 basis_points_max = 10_000
+#: Active standing orders one account may have as payer at once.
+standing_orders_per_account_max = 32
+#: Standing-order runs one block executes at most; the orders still due wait for the next
+#: block, in (due time, order id) order.
+order_runs_per_block_max = 1000
+#: The last due time of a standing order: the end of year 9999 UTC (calendar arithmetic).
+order_due_ms_max = 253_402_300_799_999

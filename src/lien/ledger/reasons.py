@@ -31,6 +31,7 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate"
     UNKNOWN_SIGNER = "unknown_signer"
     SIGNER_NOT_ACTIVE = "signer_not_active"
+    SYSTEM_TRANSACTION = "system_transaction"
     # -- execution -------------------------------------------------------------------------
     UNKNOWN_ACCOUNT = "unknown_account"
     UNKNOWN_CURRENCY = "unknown_currency"
@@ -59,6 +60,9 @@ class Reason(StrEnum):
     KEYS_LIMIT = "keys_limit"
     UNKNOWN_KEY = "unknown_key"
     NO_PENDING_RECOVERY = "no_pending_recovery"
+    UNKNOWN_ORDER = "unknown_order"
+    ORDERS_LIMIT = "orders_limit"
+    DUE_IN_PAST = "due_in_past"
 
 
 #: One line per code, for the API, the CLI and docs/protocol.md (a test keeps them complete).
@@ -107,6 +111,11 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.KEYS_LIMIT: "Too many owner keys (owner_keys_max) or delegations (delegations_max).",
     Reason.UNKNOWN_KEY: "The key to remove or revoke is not on the account.",
     Reason.NO_PENDING_RECOVERY: "There is no pending key recovery on this account to veto.",
+    Reason.SYSTEM_TRANSACTION: "This type (order_run) is made by the ledger itself at block "
+                               "start, never submitted nor signed.",
+    Reason.UNKNOWN_ORDER: "No active standing order has this id (never made, revoked or ended).",
+    Reason.ORDERS_LIMIT: "The payer already has standing_orders_per_account_max active orders.",
+    Reason.DUE_IN_PAST: "The standing order's first due time is not after the block's time.",
 }
 
 ADMISSION = frozenset(
@@ -124,6 +133,7 @@ ADMISSION = frozenset(
         Reason.DUPLICATE,
         Reason.UNKNOWN_SIGNER,
         Reason.SIGNER_NOT_ACTIVE,
+        Reason.SYSTEM_TRANSACTION,
     }
 )
 

@@ -72,6 +72,9 @@ def signer_of(state: State, tx: Tx) -> Signer:
 def check_signer(state: State, tx: Tx, types: Registry = TX_TYPES) -> None:
     """Raise ``TxError`` unless a signature is by a key that may submit ``tx`` (module doc)."""
     unit = types.get(tx.type)
+    if unit is not None and unit.system:
+        raise TxError(Reason.SYSTEM_TRANSACTION, f"{tx.type} is made by the ledger itself, "
+                                                 "never submitted")
     signers = unit.signers if unit is not None else "account"
     body = tx.body
     if signers == "opening":

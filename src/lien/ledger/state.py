@@ -12,6 +12,7 @@ recompute every root from genesis.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,45 @@ class Currency:
     def line(self) -> str:
         policy = canonical_trusted(self.policy).decode()
         return f"c|{self.code}|{policy}|{self.issued_minor}|{self.reconverted_minor}"
+
+
+#: The periods of a standing order.
+PERIODS = ("once", "weekly", "monthly")
+
+
+@dataclass(slots=True)
+class Order:
+    """A standing order (``standing_order``): ``amount`` from ``payer`` to ``payee`` at each due
+    time, under the authority the payer signed once. Its id is the creating transaction's.
+
+    ``first_due_ms`` anchors the schedule (``lien.ledger.orders``); ``next_due_ms`` is when it
+    runs next; ``count_max`` / ``until_ms`` bound it (0: no bound); ``runs`` counts the runs
+    made (executed or refused); ``last_result`` is the last run's result code ("" before the
+    first); ``status`` is ``active``, ``revoked`` or ``finished`` (only active orders stay in
+    the hot state; the store keeps the others for the histories' pages)."""
+
+    id: str
+    payer: str
+    payee: str
+    currency: str
+    amount: int
+    period: str
+    first_due_ms: int
+    next_due_ms: int
+    count_max: int = 0
+    until_ms: int = 0
+    reference: str = ""
+    memo: str = ""
+    runs: int = 0
+    last_result: str = ""
+    status: str = "active"
+
+    def line(self) -> str:
+        return (
+            f"o|{self.id}|{self.payer}|{self.payee}|{self.currency}|{self.amount}|{self.period}"
+            f"|{self.first_due_ms}|{self.next_due_ms}|{self.count_max}|{self.until_ms}"
+            f"|{self.runs}|{self.last_result}|{self.status}|{self.reference}|{self.memo}"
+        )
 
 
 class GenesisInvalid(ValueError):
@@ -221,12 +261,19 @@ class State:
         #: heap of (expires, id) over ``seen``, to forget expired ids cheaply
         self.seen_expiries: list[tuple[int, str]] = []
         self.pending_recoveries: set[str] = set()
+        #: active standing orders by id; the ids each payer has active; a heap of
+        #: (next_due_ms, id) over them (stale entries are skipped: ``next_order_due``)
+        self.orders: dict[str, Order] = {}
+        self.orders_of: dict[str, set[str]] = {}
+        self.orders_due: list[tuple[int, str]] = []
         self.height = 0
         self.time_ms = config.genesis_time_ms
         self.state_root = config.genesis_root()
         self.dirty_accounts: set[str] = set()
         self.dirty_memberships: set[tuple[str, str]] = set()
         self.dirty_currencies: set[str] = set()
+        #: orders changed (made, run, revoked, ended) since the store last took them
+        self.dirty_orders: dict[str, Order] = {}
 
     # -- indexes, rebuilt when a node loads its state -----------------------------------------
     def index_account(self, account: Account) -> None:
@@ -250,11 +297,40 @@ class State:
         self.currencies[c.code] = c
         self.totals.setdefault(c.code, Totals())
 
+    def index_order(self, order: Order) -> None:
+        """Add an active order (loading the state, or a ``standing_order`` executing)."""
+        self.orders[order.id] = order
+        self.orders_of.setdefault(order.payer, set()).add(order.id)
+        heapq.heappush(self.orders_due, (order.next_due_ms, order.id))
+
+    def unindex_order(self, order: Order, status: str) -> None:
+        """An order leaves the hot state (revoked or finished): kept as a change to write."""
+        order.status = status
+        del self.orders[order.id]
+        ids = self.orders_of[order.payer]
+        ids.discard(order.id)
+        if not ids:
+            del self.orders_of[order.payer]
+        self.dirty_orders[order.id] = order
+
+    def next_order_due(self) -> tuple[int, str] | None:
+        """(next_due_ms, id) of the active order due first, ties by id; None when there is
+        none. Drops the heap's stale entries (orders revoked, ended or moved since)."""
+        heap = self.orders_due
+        while heap:
+            due, order_id = heap[0]
+            order = self.orders.get(order_id)
+            if order is not None and order.next_due_ms == due:
+                return due, order_id
+            heapq.heappop(heap)
+        return None
+
     # -- commitment ----------------------------------------------------------------------------
     def change_lines(self) -> list[str]:
         lines = [self.accounts[a].line() for a in self.dirty_accounts]
         lines += [self.memberships[k].line() for k in self.dirty_memberships]
         lines += [self.currencies[c].line() for c in self.dirty_currencies]
+        lines += [o.line() for o in self.dirty_orders.values()]
         lines.sort()
         return lines
 
@@ -262,19 +338,24 @@ class State:
         lines = [a.line() for a in self.accounts.values()]
         lines += [m.line() for m in self.memberships.values()]
         lines += [c.line() for c in self.currencies.values()]
+        lines += [o.line() for o in self.orders.values()]
         lines.sort()
         return lines
 
-    def take_changes(self) -> tuple[list[Account], list[Membership], list[Currency]]:
+    def take_changes(
+        self,
+    ) -> tuple[list[Account], list[Membership], list[Currency], list[Order]]:
         """The records changed since the last call (to write behind), clearing the marks."""
         changes = (
             [self.accounts[a] for a in sorted(self.dirty_accounts)],
             [self.memberships[k] for k in sorted(self.dirty_memberships)],
             [self.currencies[c] for c in sorted(self.dirty_currencies)],
+            [self.dirty_orders[o] for o in sorted(self.dirty_orders)],
         )
         self.dirty_accounts.clear()
         self.dirty_memberships.clear()
         self.dirty_currencies.clear()
+        self.dirty_orders.clear()
         return changes
 
 

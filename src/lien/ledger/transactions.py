@@ -107,7 +107,7 @@ def parse_tx(envelope: Any, types: Registry = TX_TYPES) -> Tx:
         raise TxError(Reason.MALFORMED, "a transaction is {body, signatures}")
     body_bytes = _canonical_body(envelope["body"], types)
     signatures = _parse_signatures(envelope["signatures"])
-    _check_signature_set(signatures)
+    _check_signature_set(signatures, types[envelope["body"]["type"]].system)
     return Tx(sha256_hex(body_bytes), envelope["body"], body_bytes, signatures)
 
 
@@ -115,7 +115,7 @@ def tx_from_parts(body: Any, signatures: tuple[Signature, ...], types: Registry 
     """A transaction from a decoded body and well-formed signatures (hex keys, 64-byte sigs),
     checked in the same order as ``parse_tx``: body first, then the set of signatures."""
     body_bytes = _canonical_body(body, types)
-    _check_signature_set(signatures)
+    _check_signature_set(signatures, types[body["type"]].system)
     return Tx(sha256_hex(body_bytes), body, body_bytes, signatures)
 
 
@@ -127,7 +127,13 @@ def _canonical_body(body: Any, types: Registry) -> bytes:
     return body_bytes
 
 
-def _check_signature_set(signatures: tuple[Signature, ...]) -> None:
+def _check_signature_set(signatures: tuple[Signature, ...], system: bool = False) -> None:
+    """A system transaction (``order_run``) carries none: the ledger makes it from its state;
+    every other carries at least one."""
+    if system:
+        if signatures:
+            raise TxError(Reason.SYSTEM_TRANSACTION, "made by the ledger, never signed")
+        return
     if not signatures:
         raise TxError(Reason.MISSING_SIGNATURE, "no signature")
     if len(signatures) > limits.signatures_max:
@@ -160,6 +166,12 @@ def check_signatures(tx: Tx) -> None:
     when signatures were verified in a batch, through ``signature_refusal``)."""
     if not signatures_valid(tx):
         raise signature_refusal()
+
+
+def system_tx(body: dict[str, Any]) -> Tx:
+    """A system transaction (``order_run``) as the ledger makes it: no signature."""
+    body_bytes = canonical(body)
+    return Tx(sha256_hex(body_bytes), body, body_bytes, ())
 
 
 def check_freshness(tx: Tx, chain_id: str, now_ms: int) -> None:

@@ -143,6 +143,8 @@ class NodeSummary:
     #: False while the node loads its state after a start: queries are served from the store
     #: and submissions are accepted into the log; blocks execute once it is loaded
     ready: bool = True
+    #: when the first active standing order is due (None: none), for the admit loop's ticks
+    next_order_due_ms: int | None = None
 
 
 def _currencies(currencies: Iterable[Currency]) -> tuple[CurrencySummary, ...]:
@@ -153,8 +155,10 @@ def _currencies(currencies: Iterable[Currency]) -> tuple[CurrencySummary, ...]:
 
 
 def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
+    due = state.next_order_due()
     return NodeSummary(state.config.chain_id, state.height, state.time_ms, last_hash,
-                       final_height, len(state.accounts), _currencies(state.currencies.values()))
+                       final_height, len(state.accounts), _currencies(state.currencies.values()),
+                       next_order_due_ms=due[0] if due is not None else None)
 
 
 Waiter = Callable[[Status], None]
@@ -580,7 +584,7 @@ class Node:
             more = bool(self._incoming)
         now = self.clock()
         block_loop_idle = self._consumed_position >= self._tick_position
-        tick = (bool(items) or self._untick) and (flushing or (
+        tick = (bool(items) or self._untick or self._order_due(now)) and (flushing or (
             block_loop_idle and now - self._last_tick_ms >= self.settings.block_gap_ms_min))
         # While the log is full and nothing else is to be written, a bare tick tries it again
         # (it closes no block: no transaction follows the last tick).
@@ -679,17 +683,40 @@ class Node:
             if entries:
                 self._read_position = entries[-1].position
                 self._open.extend(entries)
-                blocks, self._open = cut_blocks(
-                    self._open, self.state.time_ms, self.settings.block_transactions_max
-                )
-                for block in blocks:
-                    self._execute(block)
+                blocks = self._cut_and_execute()
                 if blocks and self._untick:
                     self._wake.set()  # caught up: the admit loop may close the next block
                 continue
             if not self._running.is_set() and not self._admitting():
                 return
             self.ordering.wait(self._read_position, self.settings.block_interval_ms / 1000)
+
+    def _cut_and_execute(self) -> int:
+        """Cut the open entries into blocks one at a time, executing each before cutting the
+        next: whether a bare tick closes a block depends on the standing orders due, that is
+        on the state the previous block left (``cut_blocks``). Returns how many."""
+        count = 0
+        while True:
+            due = self.state.next_order_due()
+            blocks, self._open = cut_blocks(
+                self._open, self.state.time_ms, self.settings.block_transactions_max,
+                due[0] if due is not None else None, blocks_max=1,
+            )
+            if not blocks:
+                break
+            self._execute(blocks[0])
+            count += 1
+        if not self._open:
+            # Every entry read is consumed, ticks that closed no block included: the admit
+            # loop may tick again (it waits for the block loop to consume its last tick).
+            self._consumed_position = max(self._consumed_position, self._read_position)
+        return count
+
+    def _order_due(self, now_ms: int) -> bool:
+        """A standing order is due by ``now_ms``: a tick then closes a block that runs it,
+        even when no transaction waits."""
+        due = self.summary.next_order_due_ms
+        return due is not None and due <= now_ms
 
     def _admitting(self) -> bool:
         return any(t.is_alive() for t in self._threads[:1])

@@ -20,7 +20,14 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ..chain import ValidatorSet, header_for
-from ..ledger import State, TxError, apply_block, check_all_invariants, signatures_valid
+from ..ledger import (
+    TX_TYPES,
+    State,
+    TxError,
+    apply_block,
+    check_all_invariants,
+    signatures_valid,
+)
 from ..ledger.execute import InvariantBroken
 from ..ledger import Tx
 from ..ledger.transactions import Signature
@@ -264,9 +271,13 @@ def _verify_block(
     check_numbering(block, stored)
     txs = check_contents(block, stored, checked)
     try:
-        outcome = apply_block(state, txs, block.header.time_ms)
+        # The ledger makes a block's order runs itself, from the state: the stored ones are
+        # compared with those, never executed as given.
+        outcome = apply_block(state, [tx for tx in txs if not TX_TYPES[tx.type].system],
+                              block.header.time_ms)
     except ValueError as exc:
         raise Problem(f"block {h}: {exc}", h) from None
+    check_runs(h, txs, outcome.txs)
     if outcome.dropped:
         tx, error = outcome.dropped[0]
         raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
@@ -282,6 +293,16 @@ def _verify_block(
             raise Problem(f"block {h}: {name} differs from re-execution", h)
     check_hash(block, header.hash)
     check_certificate(validators, block, header.hash)
+
+
+def check_runs(height: int, stored: list[Tx], executed: list[Tx]) -> None:
+    """The block holds exactly the standing-order runs due at its time, first (tampering
+    otherwise: a run added, removed, altered or moved)."""
+    stored_runs = [tx.id for tx in stored if TX_TYPES[tx.type].system]
+    runs = [tx.id for tx in executed if TX_TYPES[tx.type].system]
+    if stored_runs != runs or [tx.id for tx in stored[: len(runs)]] != runs:
+        raise Problem(f"block {height}: its order runs are not the standing orders due at its "
+                      f"time ({len(stored_runs)} stored, {len(runs)} due)", height)
 
 
 class _Postings:
@@ -331,6 +352,6 @@ def _compare_state(state: State, stored_lines: list[str]) -> None:
         return
     altered = sorted(stored - computed) or sorted(computed - stored)
     record = altered[0].split("|")
-    kinds = {"a": "account", "m": "balance of account", "c": "currency"}
+    kinds = {"a": "account", "m": "balance of account", "c": "currency", "o": "standing order"}
     raise Problem(f"stored state differs from re-execution: {kinds[record[0]]} "
                   f"{' '.join(record[1:3])} (stored line: {altered[0]!r})")

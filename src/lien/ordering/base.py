@@ -8,7 +8,9 @@ content only — never from a node's clock or timing — so every node reading t
 builds the same blocks:
 
 * a block closes at the first tick after at least one transaction, or when it holds
-  ``block_transactions_max`` transactions;
+  ``block_transactions_max`` transactions, or — without transactions — at a tick whose time
+  has reached the first due time of a standing order (a time the state gives, the same on
+  every node that executed the same blocks);
 * its time is the closing entry's time, never less than the previous block's.
 
 Backends: ``EmbeddedLog`` (the node's own database; one process) now; a NATS JetStream stream
@@ -65,19 +67,29 @@ def cut_blocks(
     entries: Sequence[LogEntry],
     previous_time_ms: int,
     block_transactions_max: int = limits.block_transactions_max,
+    due_ms: int | None = None,
+    blocks_max: int | None = None,
 ) -> tuple[list[CutBlock], list[LogEntry]]:
-    """Cut the closed blocks out of ``entries``; return them and the entries still open."""
+    """Cut the closed blocks out of ``entries``; return them and the entries still open.
+
+    ``due_ms``: when the state has a standing order due then, a tick at or after it closes a
+    block even without transactions (the block runs the orders). Since that time depends on
+    the state each block leaves, a caller passing it cuts one block at a time
+    (``blocks_max=1``), executes it, and cuts again from the entries left."""
     blocks: list[CutBlock] = []
     open_txs: list[LogEntry] = []
-    for entry in entries:
+    for i, entry in enumerate(entries):
         if entry.tx is not None:
             open_txs.append(entry)
             closes = len(open_txs) >= block_transactions_max
         else:
-            closes = bool(open_txs)
+            closes = bool(open_txs) or (
+                due_ms is not None and max(previous_time_ms, entry.time_ms) >= due_ms)
         if closes:
             time_ms = max(previous_time_ms, entry.time_ms)
             blocks.append(CutBlock(open_txs, time_ms, entry.position))
             previous_time_ms = time_ms
             open_txs = []
+            if blocks_max is not None and len(blocks) >= blocks_max:
+                return blocks, list(entries[i + 1 :])
     return blocks, open_txs

@@ -102,6 +102,28 @@ currencies = Table(
     Column("reconverted", BigInteger, nullable=False),
 )
 
+#: standing orders (``lien.ledger.state.Order``): the active ones are part of the hot state;
+#: revoked and finished ones stay for the members' pages
+standing_orders = Table(
+    "standing_orders",
+    chain,
+    Column("id", String(64), primary_key=True),
+    Column("payer", String(12), nullable=False, index=True),
+    Column("payee", String(12), nullable=False, index=True),
+    Column("currency", String(12), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("first_due_ms", BigInteger, nullable=False),
+    Column("next_due_ms", BigInteger, nullable=False),
+    Column("count_max", Integer, nullable=False),
+    Column("until_ms", BigInteger, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("last_result", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
 # -- node-local -----------------------------------------------------------------------------------
 node_settings = Table(
     "node_settings",

@@ -40,7 +40,7 @@ from ..ledger import (
     parse_json,
 )
 from ..ledger.encoding import canonical_trusted
-from ..ledger.state import Recovery
+from ..ledger.state import Order, Recovery
 from ..ledger.transactions import Signature, tx_from_parts
 from . import migrate
 from . import schema as t
@@ -315,6 +315,24 @@ class Store:
             "FROM memberships"
         ):
             index_membership(_membership_from_values(*row))
+        index_order = state.index_order
+        for row in _driver_rows(
+            conn, f"SELECT {', '.join(_ORDER_COLUMNS)} FROM standing_orders "
+            "WHERE status = 'active'"
+        ):
+            index_order(Order(*row))
+
+    def orders_of(self, account: str, limit: int = 200) -> list[Order]:
+        """The standing orders ``account`` pays or is paid by (active, revoked, finished), the
+        newest due first: what the member's pages list."""
+        c = t.standing_orders.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[c[name] for name in _ORDER_COLUMNS])
+                .where((c.payer == account) | (c.payee == account))
+                .order_by(c.next_due_ms.desc(), c.id).limit(limit)
+            ).all()
+        return [Order(*row) for row in rows]
 
     # -- writing ---------------------------------------------------------------------------------
     def commit_block(self, block: BlockWrite) -> int:
@@ -388,9 +406,19 @@ class Store:
         return last if last is not None else 0
 
     def _write_state(
-        self, conn: Connection, changes: tuple[list[Account], list[Membership], list[Currency]]
+        self, conn: Connection,
+        changes: tuple[list[Account], list[Membership], list[Currency], list[Order]],
     ) -> None:
-        accounts, memberships, currencies = changes
+        accounts, memberships, currencies, orders = changes
+        if orders:
+            stmt = self._insert(t.standing_orders)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={c: stmt.excluded[c] for c in _ORDER_STATE},
+                ),
+                [_order_row(o) for o in orders],
+            )
         if accounts:
             stmt = self._insert(t.accounts)
             conn.execute(
@@ -691,6 +719,18 @@ def _account_row(a: Account) -> dict[str, Any]:
         "delegations": canonical_trusted(delegations).decode(),
         "recovery": recovery,
     }
+
+
+#: The columns of ``standing_orders`` in the order of ``Order``'s fields.
+_ORDER_COLUMNS = ("id", "payer", "payee", "currency", "amount", "period", "first_due_ms",
+                  "next_due_ms", "count_max", "until_ms", "reference", "memo", "runs",
+                  "last_result", "status")
+#: What changes after an order is made.
+_ORDER_STATE = ("next_due_ms", "runs", "last_result", "status")
+
+
+def _order_row(o: Order) -> dict[str, Any]:
+    return {name: getattr(o, name) for name in _ORDER_COLUMNS}
 
 
 def _membership_from_row(row: Any) -> Membership:

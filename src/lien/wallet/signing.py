@@ -105,3 +105,14 @@ class TxMaker:
             **options: Any) -> Tx:
         return self.make([payer], "transfer", **{"from": payer.account}, to=payee.account,
                          currency=currency, amount=amount, **options)
+
+    def standing_order(self, payer: Member, payee: Member, amount: int, first_due_ms: int,
+                       period: str = "monthly", currency: str = "LIEN", **options: Any) -> Tx:
+        """A standing order (``count_max``, ``until_ms``, ``reference``, ``memo`` optional)."""
+        return self.make([payer], "standing_order", **{"from": payer.account},
+                         to=payee.account, currency=currency, amount=amount,
+                         first_due_ms=first_due_ms, period=period, **options)
+
+    def revoke_order(self, by: Member, order_id: str) -> Tx:
+        return self.make([by], "revoke_standing_order", account=by.account, order=order_id)
+

@@ -75,6 +75,10 @@ _REASONS_FR: dict[Reason, str] = {
     Reason.KEYS_LIMIT: "trop de clés ou de délégations",
     Reason.UNKNOWN_KEY: "clé inconnue sur ce compte",
     Reason.NO_PENDING_RECOVERY: "aucune récupération de clé en cours",
+    Reason.SYSTEM_TRANSACTION: "opération faite par le registre lui-même, jamais soumise",
+    Reason.UNKNOWN_ORDER: "ordre permanent inconnu, révoqué ou terminé",
+    Reason.ORDERS_LIMIT: "trop d'ordres permanents actifs sur ce compte",
+    Reason.DUE_IN_PAST: "la première échéance est déjà passée",
 }
 _REFUSED: dict[Lang, str] = {"fr": "refusé : ", "en": "refused: "}
 

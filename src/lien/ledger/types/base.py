@@ -7,6 +7,7 @@ everything the ledger knows about it:
 * ``labels`` — what people read: ``{"fr": "paiement", "en": "payment"}`` (the CLI, the web);
 * ``required`` / ``optional`` — its fields and their checks (``lien.ledger.fields``), after the
   common ones; the parser checks required fields in this order;
+* ``system`` — True for a type the ledger makes itself (``order_run``), never submitted;
 * ``signers`` — whose signature admission requires, against the state (``lien.ledger.signers``):
   ``"member"``, ``"account"``, ``"opening"`` or ``"governors"``;
 * ``check(body)`` — *static* validation across fields, on the body alone (raise ``TxError``);
@@ -53,6 +54,9 @@ class TxType(ABC):
     #: an active member of the body's ``currency`` ("member"), of any account ("account"),
     #: the key the body opens ("opening"), a governor's ("governors").
     signers: ClassVar[Signers] = "account"
+    #: Made by the ledger itself at block start from its state (``order_run``): never signed,
+    #: never submitted — admission refuses it (``system_transaction``).
+    system: ClassVar[bool] = False
     #: The common fields then the required ones: what the parser walks (derived).
     all_required: ClassVar[Mapping[str, Check]]
     #: Fields that name an account, hence a history the transaction goes into (derived).

@@ -70,26 +70,35 @@ class Transfer(TxType):
         payer = common.target(state, b["from"], code)
         payee = common.target(state, b["to"], code)
         delegation = authorise_payment(state, tx, payer, amount_)
-        if payer.status != "active":
-            raise Refused(Reason.ACCOUNT_NOT_ACTIVE, account=payer.account)
-        if payee.status != "active":
-            raise Refused(Reason.PAYEE_NOT_ACTIVE, account=payee.account)
-        if "nantie" in b:
-            nantie, credit = b["nantie"], amount_ - b["nantie"]
-            if payer.nantie < nantie:
-                raise Refused(Reason.INSUFFICIENT_FUNDS, available=payer.nantie)
-            if payer.credit - credit < payer.floor:
-                raise Refused(Reason.BELOW_FLOOR)
-        else:
-            split = default_split(payer, amount_)
-            if split is None:
-                raise Refused(Reason.INSUFFICIENT_FUNDS)
-            nantie, credit = split
-        if payee.credit + credit > payee.ceiling:
-            raise Refused(Reason.ABOVE_CEILING)
+        nantie, credit = settle(state, payer, payee, amount_, b.get("nantie"))
         if delegation is not None:
             delegation.spent_minor += amount_
             state.dirty_accounts.add(payer.account)
         common.move(state, payer, -nantie, -credit)
         common.move(state, payee, nantie, credit)
         return Result.of(Reason.OK, nantie=nantie, credit=credit)
+
+
+def settle(state: State, payer: Membership, payee: Membership, amount: int,
+           nantie: int | None) -> tuple[int, int]:
+    """The checks of a payment once it is authorised — both parties active, the split
+    (``nantie`` as asked, else the default split), the payee's ceiling — and its (nantie,
+    credit). Raises ``Refused``; changes nothing (a transfer and a standing order's run)."""
+    if payer.status != "active":
+        raise Refused(Reason.ACCOUNT_NOT_ACTIVE, account=payer.account)
+    if payee.status != "active":
+        raise Refused(Reason.PAYEE_NOT_ACTIVE, account=payee.account)
+    if nantie is not None:
+        credit = amount - nantie
+        if payer.nantie < nantie:
+            raise Refused(Reason.INSUFFICIENT_FUNDS, available=payer.nantie)
+        if payer.credit - credit < payer.floor:
+            raise Refused(Reason.BELOW_FLOOR)
+    else:
+        split = default_split(payer, amount)
+        if split is None:
+            raise Refused(Reason.INSUFFICIENT_FUNDS)
+        nantie, credit = split
+    if payee.credit + credit > payee.ceiling:
+        raise Refused(Reason.ABOVE_CEILING)
+    return nantie, credit
