@@ -6,13 +6,15 @@ key-encryption key ever leaving the browser."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from cli_support import Founders, ServedNode
-from browser_support import screenshot
+from browser_support import axe_violations, screenshot
 from money_support import PASSWORD, business_profile, phone, ready, sign_up
 from playwright.sync_api import Browser, expect
 
@@ -74,6 +76,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     till.page.wait_for_function("() => document.querySelector('#qr').naturalWidth > 0")
     expect(till.page.locator("#countdown")).to_contain_text("Valable encore 4:")
     screenshot(till.page, "encaisser-qr")
+    assert axe_violations(till.page) == []
     link = str(till.page.locator("#qr-link").get_attribute("href"))
     assert link.startswith(f"{node.url}/payer/v1?to={shop.account}&cur=LIEN&amount=1250&ref=")
 
@@ -82,6 +85,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     expect(payer.page.locator("#fixed-amount")).to_have_text("12,50 LIEN")
     expect(payer.page.locator("#split")).to_have_text(
         "12,50 LIEN en monnaie nantie, 0,00 LIEN en crédit mutualisé")
+    assert axe_violations(payer.page) == []  # the confirmation
     payer.page.get_by_role("button", name="Confirmer").click()
     payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     screenshot(payer.page, "payer-deverrouiller")
@@ -98,6 +102,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     expect(till.page.locator("#paid-by")).to_contain_text(client.account[:4])
     assert till.page.evaluate("window.notReloaded") is True  # the same page: no reload
     screenshot(till.page, "encaisser-paye")
+    assert axe_violations(till.page) == []
     assert lien_balance(node, client.account) == (5_000 - 1_250, 0)
     assert lien_balance(node, shop.account) == (1_250, 0)
     [payment] = transfers(node, shop.account)
@@ -133,6 +138,7 @@ def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
     url = str(stall.page.locator("[data-page]").get_attribute("data-url"))
     assert url == f"{node.url}/payer/v1?to={shop.account}&cur=LIEN&name=Primeur+du+march%C3%A9"
     screenshot(stall.page, "encaisser-affiche")
+    assert axe_violations(stall.page) == []
 
     payer = phone(browser, node.url, client)  # not in the directory: the QR's name
     ready(payer.page, url.removeprefix(node.url))
@@ -229,6 +235,7 @@ def test_a_transfer_with_a_chosen_split_an_encrypted_memo_and_a_hashed_reference
     memo = "Étagères du salon, merci !"
     payer.page.get_by_label("Message au bénéficiaire", exact=False).fill(memo)
     screenshot(payer.page, "virement")
+    assert axe_violations(payer.page) == []
     payer.page.get_by_role("button", name="Confirmer", exact=True).click()
     payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     payer.page.get_by_role("button", name="Déverrouiller").click()
@@ -314,6 +321,7 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
     row = owner.page.locator(f"tr[data-key='{till_key}']")
     expect(row).to_contain_text("20,00 LIEN")
     screenshot(owner.page, "caisses")
+    assert axe_violations(owner.page) == []
 
     # the till's page saw the delegation arrive on the business's event stream
     expect(till.page.locator("#till-status")).to_have_text(
@@ -352,3 +360,33 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
     for p in (till, owner):
         assert p.errors == [], p.errors
         p.context.close()
+
+
+def test_a_payment_received_is_notified_in_the_menu_and_the_list_and_marked_read(
+        node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
+    shop = sign_up(node.url, founders, "fromagerie@example.org", "business",
+                   business_profile("Fromagerie du Forez"))
+    client = member(founders, tmp_path, "cliente", nantie_minor=2_000)  # no wallet login
+    founders.submit(founders.maker.pay(client, shop.member, 800))
+    owner = phone(browser, node.url, shop)
+    deadline = time.monotonic() + TIMEOUT / 1000  # the notifier writes off the node's thread
+    while not owner.context.request.get(
+            f"{node.url}/wallet/api/notifications").json()["notifications"]:
+        assert time.monotonic() < deadline, "no notification written"
+    grouped = f"{client.account[:4]}-{client.account[4:8]}-{client.account[8:]}"
+    text = f"Paiement reçu : 8,00 LIEN de {grouped}."
+    owner.page.goto("/compte")
+    expect(owner.page.get_by_role("link", name="Notifications 1 non lues")).to_be_visible()
+    expect(owner.page.locator(".notes-latest")).to_contain_text(text)
+    owner.page.get_by_role("link", name="Voir toutes les notifications").click()
+    expect(owner.page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(owner.page.locator("li.note.unread")).to_have_text(re.compile(re.escape(text)))
+    assert axe_violations(owner.page) == []
+    screenshot(owner.page, "notifications")
+    owner.page.get_by_role("button", name="Tout marquer comme lu").click()
+    expect(owner.page.locator("li.note.unread")).to_have_count(0)
+    expect(owner.page.locator("li.note")).to_contain_text(text)
+    expect(owner.page.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
+    assert axe_violations(owner.page) == []
+    assert owner.errors == [], owner.errors
+    owner.context.close()
