@@ -127,12 +127,12 @@ async def test_a_failed_standing_order_notifies_the_payer_and_mails_it_through_t
     mail_dir = tmp_path / "mail"
     service = Members(env.store.personal, b"s" * 32, FileSender(mail_dir))
     bodies = {
-        "run1": {"type": "order_run", "payer": payer.member.account,
-                 "payee": landlord.member.account, "amount": 45_000, "currency": "LIEN"},
-        "run2": {"type": "order_run", "payer": payer.member.account,
-                 "payee": landlord.member.account, "amount": 45_000, "currency": "LIEN"},
-        "req1": {"type": "request_payment", "payer": payer.member.account,
-                 "payee": landlord.member.account, "amount": 2_000, "currency": "LIEN"},
+        "run1": {"type": "order_run", "order": "o" * 64, "run": 3, "from": payer.member.account,
+                 "to": landlord.member.account, "amount": 45_000, "currency": "LIEN"},
+        "run2": {"type": "order_run", "order": "o" * 64, "run": 4, "from": payer.member.account,
+                 "to": landlord.member.account, "amount": 45_000, "currency": "LIEN"},
+        "req1": {"type": "request_payment", "from": payer.member.account,
+                 "to": landlord.member.account, "amount": 2_000, "currency": "LIEN"},
     }
     own = Notifier(service, bodies.get, NotifierSettings(batch_events_max=2))
     own.start()
@@ -148,7 +148,10 @@ async def test_a_failed_standing_order_notifies_the_payer_and_mails_it_through_t
         own.stop()
     notes = service.notifications(payer.member.account)
     assert sorted(n.kind for n in notes) == [ORDER_FAILED, PAYMENT_REQUEST]
-    assert service.notifications(landlord.member.account) == []
+    # the landlord: the run that went through is a payment received, the failed one nothing
+    [paid] = service.notifications(landlord.member.account)
+    assert (paid.kind, paid.body["tx"], paid.body["amount_minor"]) == (PAYMENT_RECEIVED, "run2",
+                                                                        45_000)
     [mail_file] = list(mail_dir.glob("*.eml"))
     message = email.message_from_bytes(mail_file.read_bytes(), policy=email.policy.default)
     assert message["To"] == "locataire@example.org"
@@ -165,7 +168,7 @@ def test_the_rules_of_what_notifies_whom() -> None:
     assert note_for(a, "t", "transfer", {"code": "ok"}, pay) is None  # the payer
     assert note_for(b, "t", "transfer", {"code": "insufficient_funds"}, pay) is None
     assert note_for(b, "t", "transfer", {"code": "duplicate"}, pay) is None
-    request = {"type": "request_payment", "payer": a, "payee": b, "amount": 5}
+    request = {"type": "request_payment", "from": a, "to": b, "amount": 5}
     assert note_for(a, "r", "request_payment", {"code": "ok"}, request) is not None
     assert note_for(b, "r", "request_payment", {"code": "ok"}, request) is None
     run = {"type": "order_run", "from": a, "to": b, "amount": 5}
@@ -173,6 +176,7 @@ def test_the_rules_of_what_notifies_whom() -> None:
     assert failed is not None and failed.mail is not None
     assert note_for(b, "o", "order_run", {"code": "below_floor"}, run) is None
     assert note_for(a, "o", "order_run", {"code": "ok"}, run) is None
+    assert note_for(b, "o", "order_run", {"code": "ok"}, run) is not None  # paid by the order
     assert note_for(a, "x", "issue", {"code": "ok"}, {"to": a}) is None
 
 

@@ -24,8 +24,9 @@ queued so far is handled (tests use it instead of sleeping).
 
 Events are duck-typed (``Event``: ``lien.node.TxEvent``'s ``id``, ``type`` and ``result``): this
 layer does not import the node. Types the notifier reacts to, by their type string:
-``transfer`` (to the account, ok), ``request_payment`` (naming the account as ``payer``, ok)
-and ``order_run`` (not ok: the payer, named ``payer`` or ``from``, is told, and mailed).
+``transfer`` and ``order_run`` executed ok (to the payee: a payment received),
+``request_payment`` ok (to its ``from``, the member asked to pay) and ``order_run`` refused (to
+its ``from``, the payer, also by e-mail).
 """
 
 from __future__ import annotations
@@ -103,23 +104,21 @@ def note_for(account: str, tx_id: str, tx_type: str, result: Mapping[str, Any],
              body: Mapping[str, Any]) -> Note | None:
     """The notification ``account`` gets for one executed transaction, if any."""
     ok = result.get("code") == "ok"
-    if tx_type == "transfer":
+    if tx_type == "transfer" or (tx_type == "order_run" and ok):
         if not ok or body.get("to") != account:
             return None
         return Note(account, PAYMENT_RECEIVED, {"tx": tx_id, "from": body.get("from"),
                                                 **_money(body)})
     if tx_type == "request_payment":
-        if not ok or body.get("payer") != account:
+        # ``from`` is asked to pay ``to``, who signed the request
+        if not ok or body.get("from", body.get("payer")) != account:
             return None
-        requester = body.get("payee", body.get("to", body.get("by")))
-        return Note(account, PAYMENT_REQUEST, {"tx": tx_id, "from": requester,
+        return Note(account, PAYMENT_REQUEST, {"tx": tx_id, "from": body.get("to"),
                                                **_money(body)})
     if tx_type == "order_run":
-        payer = body.get("payer", body.get("from"))
-        if ok or (payer is not None and payer != account):
+        if body.get("from", body.get("payer")) != account:
             return None
-        code = str(result.get("code", ""))
-        data = {"tx": tx_id, "to": body.get("payee", body.get("to")), "reason": code,
+        data = {"tx": tx_id, "to": body.get("to"), "reason": str(result.get("code", "")),
                 **_money(body)}
         return Note(account, ORDER_FAILED, data, order_failed_mail(data))
     return None
