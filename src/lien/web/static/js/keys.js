@@ -12,6 +12,7 @@
 import "../vendor/hash-wasm/argon2.umd.min.js"; // defines globalThis.hashwasm
 import { accountId, fromHex, hex } from "./protocol.js";
 import { base64url, concat, fromBase64url } from "./encoding.js";
+import { keyValueStore } from "./idb.js";
 import { memoKeyFromSeed } from "./memo.js";
 
 const enc = new TextEncoder();
@@ -118,35 +119,9 @@ export async function openBackup(backup, kek, account) {
 }
 
 // -- the device's keys, in IndexedDB ------------------------------------------------------------
-const DB_NAME = "lien-wallet";
-const STORE = "device-keys";
-
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function withStore(mode, action) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = action(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
-
-const getRecord = async (account) => (await withStore("readonly", (s) => s.get(account))) ?? null;
-const putRecord = (account, record) => withStore("readwrite", (s) => s.put(record, account));
+const deviceKeys = keyValueStore("lien-wallet", "device-keys");
+const getRecord = (account) => deviceKeys.get(account);
+const putRecord = (account, record) => deviceKeys.put(account, record);
 
 // Keeps {privateKey, memoKey, publicKeyHex} (non-extractable CryptoKeys) for account.
 export async function saveDeviceKey(account, { privateKey, memoKey, publicKeyHex }) {
@@ -165,7 +140,7 @@ export async function loadDeviceKey(account) {
   return { privateKey, memoKey, publicKeyHex, hasPin: false };
 }
 
-export const forgetDeviceKey = (account) => withStore("readwrite", (s) => s.delete(account));
+export const forgetDeviceKey = (account) => deviceKeys.delete(account);
 
 // -- the PIN gate ---------------------------------------------------------------------------------
 // What it protects: a phone left unlocked, or lent, with the wallet open: whoever holds it
