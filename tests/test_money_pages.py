@@ -6,8 +6,6 @@ key-encryption key ever leaving the browser."""
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,8 @@ import httpx
 import pytest
 from cli_support import Founders, ServedNode
 from browser_support import axe_violations, screenshot
-from money_support import PASSWORD, business_profile, phone, ready, sign_up
+from money_support import (PASSWORD, account, business_profile, lien_balance, phone, ready,
+                           sign_up, transfers)
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
@@ -39,24 +38,6 @@ def member(founders: Founders, tmp: Path, name: str, kind: str = "personal",
            nantie_minor: int = 0) -> Member:
     opened, _ = founders.open_member(tmp, name, kind, nantie_minor)
     return opened
-
-
-def account(node: ServedNode, account_id: str) -> dict[str, object]:
-    answer = httpx.get(f"{node.api}/accounts/{account_id}", timeout=10)
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def lien_balance(node: ServedNode, account_id: str) -> tuple[int, int]:
-    m = next(c for c in account(node, account_id)["currencies"]  
-             if c["currency"] == "LIEN")
-    return int(m["nantie_minor"]), int(m["credit_minor"])
-
-
-def transfers(node: ServedNode, account_id: str) -> list[dict[str, object]]:
-    answer = httpx.get(f"{node.api}/accounts/{account_id}/history", params={"limit": 200},
-                       timeout=10)
-    return [i for i in answer.json()["items"] if i["type"] == "transfer"]
 
 
 def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
@@ -361,106 +342,3 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
         assert p.errors == [], p.errors
         p.context.close()
 
-
-def test_a_payment_received_is_notified_in_the_menu_and_the_list_and_marked_read(
-        node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    shop = sign_up(node.url, founders, "fromagerie@example.org", "business",
-                   business_profile("Fromagerie du Forez"))
-    client = member(founders, tmp_path, "cliente", nantie_minor=2_000)  # no wallet login
-    founders.submit(founders.maker.pay(client, shop.member, 800))
-    owner = phone(browser, node.url, shop)
-    deadline = time.monotonic() + TIMEOUT / 1000  # the notifier writes off the node's thread
-    while not owner.context.request.get(
-            f"{node.url}/wallet/api/notifications").json()["notifications"]:
-        assert time.monotonic() < deadline, "no notification written"
-    grouped = f"{client.account[:4]}-{client.account[4:8]}-{client.account[8:]}"
-    text = f"Paiement reçu : 8,00 LIEN de {grouped}."
-    owner.page.goto("/compte")
-    expect(owner.page.get_by_role("link", name="Notifications 1 non lues")).to_be_visible()
-    expect(owner.page.locator(".notes-latest")).to_contain_text(text)
-    owner.page.get_by_role("link", name="Voir toutes les notifications").click()
-    expect(owner.page.get_by_role("heading", name="Notifications")).to_be_visible()
-    expect(owner.page.locator("li.note.unread")).to_have_text(re.compile(re.escape(text)))
-    assert axe_violations(owner.page) == []
-    screenshot(owner.page, "notifications")
-    owner.page.get_by_role("button", name="Tout marquer comme lu").click()
-    expect(owner.page.locator("li.note.unread")).to_have_count(0)
-    expect(owner.page.locator("li.note")).to_contain_text(text)
-    expect(owner.page.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
-    assert axe_violations(owner.page) == []
-    assert owner.errors == [], owner.errors
-    owner.context.close()
-
-
-def test_every_money_form_and_the_password_change_refuse_bad_input_in_french_and_send_nothing(
-        node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
-    """Encaisser, Payer, Virement, Caisses and the password change of /profil: each bad input
-    is named in French next to its field, and nothing is signed, submitted or changed."""
-    shop = sign_up(node.url, founders, "quincaillerie@example.org", "business",
-                   business_profile("Quincaillerie"), nantie_minor=5_000)
-    user = phone(browser, node.url, shop)
-    posts: list[str] = []
-    user.page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    before = (lien_balance(node, shop.account), account(node, shop.account)["delegations"])
-    me_before = user.context.request.get(f"{node.url}/wallet/api/me").json()
-
-    ready(user.page, "/encaisser")
-    for typed, said in (("", "Saisissez un montant."),
-                        ("douze", "Ce n’est pas un montant : écrivez-le comme 12,50."),
-                        ("0", "Le montant doit être supérieur à zéro.")):
-        user.page.get_by_label("Montant").fill(typed)
-        user.page.get_by_role("button", name="Afficher le QR code").click()
-        expect(user.page.locator("#amount-error")).to_have_text(said)
-        expect(user.page.get_by_label("Montant")).to_have_attribute("aria-invalid", "true")
-        expect(user.page.locator("#qr-panel")).to_be_hidden()
-
-    ready(user.page, f"/payer/v1?to={founders.comptoir.account}&cur=LIEN")
-    user.page.get_by_label("Montant").fill("0,00")
-    user.page.get_by_role("button", name="Confirmer").click()
-    expect(user.page.locator("#amount-error")).to_have_text("Le montant doit être supérieur à zéro.")
-
-    ready(user.page, "/virement")
-    user.page.get_by_role("button", name="Confirmer", exact=True).click()
-    expect(user.page.locator("#problem")).to_have_text("Choisissez qui payer.")
-    typo = shop.account[:-1] + str((int(shop.account[-1]) + 1) % 10)
-    user.page.get_by_label("Vers un numéro de compte").fill(typo)
-    expect(user.page.locator("#to-status")).to_have_text(
-        "Ce numéro de compte contient une faute de frappe (sa clé de contrôle ne correspond pas).")
-    user.page.get_by_label("Montant", exact=True).fill("1,234")
-    user.page.get_by_role("button", name="Confirmer", exact=True).click()
-    expect(user.page.locator("#amount-error")).to_have_text(
-        "Montant ambigu : écrivez 1234 ou 1234,00.")
-    expect(user.page.locator("#problem")).to_have_text("Choisissez qui payer.")
-
-    ready(user.page, "/caisses")
-    user.page.get_by_label("Code de la caisse").fill("pas un code")
-    user.page.get_by_label("Plafond par paiement").fill("30")
-    user.page.get_by_label("Plafond total").fill("20")
-    user.page.get_by_role("button", name="Ajouter la caisse").click()
-    expect(user.page.locator("#till-key-error")).to_have_text(
-        "Un code de caisse a 64 caractères (0-9, a-f), tel qu’affiché sur la caisse.")
-    user.page.get_by_label("Code de la caisse").fill("ab" * 32)
-    user.page.get_by_role("button", name="Ajouter la caisse").click()
-    expect(user.page.locator("#cap-payment-error")).to_have_text(
-        "Le plafond par paiement ne peut pas dépasser le plafond total.")
-    expect(user.page.get_by_label("Mot de passe")).to_be_hidden()  # nothing to unlock for
-
-    user.page.goto("/profil")
-    user.page.get_by_label("Mot de passe actuel").fill("pas le bon")
-    user.page.get_by_label("Nouveau mot de passe", exact=True).fill("un nouveau mot de passe")
-    user.page.get_by_label("Nouveau mot de passe (confirmation)").fill("un autre mot de passe")
-    user.page.get_by_role("button", name="Changer le mot de passe").click()
-    expect(user.page.locator("#f-password2")).to_have_accessible_description(
-        re.compile("Les deux mots de passe ne sont pas identiques."))
-    user.page.get_by_label("Nouveau mot de passe (confirmation)").fill("un nouveau mot de passe")
-    user.page.get_by_role("button", name="Changer le mot de passe").click()
-    expect(user.page.locator("#status")).to_have_text("Le mot de passe actuel est incorrect.",
-                                                      timeout=TIMEOUT)
-
-    assert posts == [], posts  # nothing submitted, no password change sent
-    assert (lien_balance(node, shop.account), account(node, shop.account)["delegations"]) == before
-    assert transfers(node, shop.account) == []
-    me_after = user.context.request.get(f"{node.url}/wallet/api/me").json()
-    assert (me_after["backup"], me_after["kdf"]) == (me_before["backup"], me_before["kdf"])
-    assert user.errors == [], user.errors
-    user.context.close()
