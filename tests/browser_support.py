@@ -7,6 +7,9 @@
   another executable; the tests never download one);
 * ``launch(playwright, *extra_args)`` — another Chromium with more switches (a fake camera);
 * ``page`` — a page of a fresh context (its own cookies and IndexedDB) per test;
+* ``axe_violations(page)`` — the serious and critical axe-core violations of a page (axe-core
+  vendored under ``tests/vendor/axe-core``; ``AXE_RUN`` is the script both the sync and the
+  async tests evaluate);
 * ``static_page`` / ``open_static(browser)`` — a page at ``http://lien.test/`` whose requests are
   answered from ``src/lien/web/static`` without any server (``/static/js/keys.js`` and
   ``/js/keys.js`` are both ``static/js/keys.js``), so ES modules import as in the wallet. The
@@ -22,6 +25,7 @@ import mimetypes
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -113,6 +117,32 @@ def open_static(browser: Browser) -> Page:
 @pytest.fixture
 def static_page(page: Page) -> Page:
     return serve_static(page)
+
+
+# -- accessibility: axe-core, vendored for the tests ---------------------------------------------
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+#: where the test routes axe in, same origin as the page (its CSP allows no inline script)
+AXE_PATH = "/__tests__/axe.min.js"
+#: axe-core's WCAG A/AA rules on the whole document: the serious and critical violations, with
+#: the first nodes concerned
+AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .filter((v) => v.impact === "serious" || v.impact === "critical")
+  .map((v) => ({id: v.id, impact: v.impact,
+                nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))"""
+
+
+def axe_lines(found: list[dict[str, Any]]) -> list[str]:
+    return [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}" for v in found]
+
+
+def axe_violations(page: Page) -> list[str]:
+    """The serious and critical accessibility violations of ``page``, one line each: rule,
+    impact, and the first nodes concerned (an empty list: none)."""
+    origin = "/".join(page.url.split("/")[:3])
+    page.route(f"{origin}{AXE_PATH}", lambda route: route.fulfill(
+        status=200, content_type="text/javascript", body=AXE.read_bytes()))
+    page.add_script_tag(url=AXE_PATH)
+    return axe_lines(page.evaluate(AXE_RUN))
 
 
 # -- pages of a served node at phone width -------------------------------------------------------

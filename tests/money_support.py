@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from browser_support import PHONE, Requests
-from cli_support import Founders
+from cli_support import Founders, ServedNode
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from lien.wallet import Member
@@ -117,3 +117,24 @@ def ready(page: Page, path: str) -> None:
     """Opens ``path`` and waits for its module to have wired the page (``data-ready``)."""
     page.goto(path)
     page.locator("[data-page][data-ready=true]").wait_for(timeout=15_000)
+
+
+# -- what the node's API says of an account ------------------------------------------------------
+def account(node: ServedNode, account_id: str) -> dict[str, object]:
+    answer = httpx.get(f"{node.api}/accounts/{account_id}", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def lien_balance(node: ServedNode, account_id: str) -> tuple[int, int]:
+    currencies = account(node, account_id)["currencies"]
+    assert isinstance(currencies, list)
+    m = next(c for c in currencies if c["currency"] == "LIEN")
+    return int(m["nantie_minor"]), int(m["credit_minor"])
+
+
+def transfers(node: ServedNode, account_id: str) -> list[dict[str, object]]:
+    answer = httpx.get(f"{node.api}/accounts/{account_id}/history", params={"limit": 200},
+                       timeout=10)
+    return [i for i in answer.json()["items"] if i["type"] == "transfer"]
+

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_support import Founders, ServedNode
-from browser_support import screenshot
-from money_support import PASSWORD, business_profile, phone, ready, sign_up
+from browser_support import axe_violations, screenshot
+from money_support import (PASSWORD, account, business_profile, lien_balance, phone, ready,
+                           sign_up, transfers)
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
@@ -39,24 +40,6 @@ def member(founders: Founders, tmp: Path, name: str, kind: str = "personal",
     return opened
 
 
-def account(node: ServedNode, account_id: str) -> dict[str, object]:
-    answer = httpx.get(f"{node.api}/accounts/{account_id}", timeout=10)
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def lien_balance(node: ServedNode, account_id: str) -> tuple[int, int]:
-    m = next(c for c in account(node, account_id)["currencies"]  
-             if c["currency"] == "LIEN")
-    return int(m["nantie_minor"]), int(m["credit_minor"])
-
-
-def transfers(node: ServedNode, account_id: str) -> list[dict[str, object]]:
-    answer = httpx.get(f"{node.api}/accounts/{account_id}/history", params={"limit": 200},
-                       timeout=10)
-    return [i for i in answer.json()["items"] if i["type"] == "transfer"]
-
-
 def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
         node: ServedNode, founders: Founders, browser: Browser, tmp_path: Path) -> None:
     shop = sign_up(node.url, founders, "boulangerie@example.org", "business",
@@ -74,6 +57,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     till.page.wait_for_function("() => document.querySelector('#qr').naturalWidth > 0")
     expect(till.page.locator("#countdown")).to_contain_text("Valable encore 4:")
     screenshot(till.page, "encaisser-qr")
+    assert axe_violations(till.page) == []
     link = str(till.page.locator("#qr-link").get_attribute("href"))
     assert link.startswith(f"{node.url}/payer/v1?to={shop.account}&cur=LIEN&amount=1250&ref=")
 
@@ -82,6 +66,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     expect(payer.page.locator("#fixed-amount")).to_have_text("12,50 LIEN")
     expect(payer.page.locator("#split")).to_have_text(
         "12,50 LIEN en monnaie nantie, 0,00 LIEN en crédit mutualisé")
+    assert axe_violations(payer.page) == []  # the confirmation
     payer.page.get_by_role("button", name="Confirmer").click()
     payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     screenshot(payer.page, "payer-deverrouiller")
@@ -98,6 +83,7 @@ def test_a_till_payment_between_two_phones_turns_the_business_screen_paid(
     expect(till.page.locator("#paid-by")).to_contain_text(client.account[:4])
     assert till.page.evaluate("window.notReloaded") is True  # the same page: no reload
     screenshot(till.page, "encaisser-paye")
+    assert axe_violations(till.page) == []
     assert lien_balance(node, client.account) == (5_000 - 1_250, 0)
     assert lien_balance(node, shop.account) == (1_250, 0)
     [payment] = transfers(node, shop.account)
@@ -133,6 +119,7 @@ def test_the_counter_s_printed_qr_lets_the_client_type_the_amount(
     url = str(stall.page.locator("[data-page]").get_attribute("data-url"))
     assert url == f"{node.url}/payer/v1?to={shop.account}&cur=LIEN&name=Primeur+du+march%C3%A9"
     screenshot(stall.page, "encaisser-affiche")
+    assert axe_violations(stall.page) == []
 
     payer = phone(browser, node.url, client)  # not in the directory: the QR's name
     ready(payer.page, url.removeprefix(node.url))
@@ -229,6 +216,7 @@ def test_a_transfer_with_a_chosen_split_an_encrypted_memo_and_a_hashed_reference
     memo = "Étagères du salon, merci !"
     payer.page.get_by_label("Message au bénéficiaire", exact=False).fill(memo)
     screenshot(payer.page, "virement")
+    assert axe_violations(payer.page) == []
     payer.page.get_by_role("button", name="Confirmer", exact=True).click()
     payer.page.get_by_label("Mot de passe").fill(PASSWORD)
     payer.page.get_by_role("button", name="Déverrouiller").click()
@@ -314,6 +302,7 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
     row = owner.page.locator(f"tr[data-key='{till_key}']")
     expect(row).to_contain_text("20,00 LIEN")
     screenshot(owner.page, "caisses")
+    assert axe_violations(owner.page) == []
 
     # the till's page saw the delegation arrive on the business's event stream
     expect(till.page.locator("#till-status")).to_have_text(
@@ -352,3 +341,4 @@ def test_a_till_pays_from_its_business_within_its_caps_and_is_refused_beyond(
     for p in (till, owner):
         assert p.errors == [], p.errors
         p.context.close()
+

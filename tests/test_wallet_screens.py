@@ -21,7 +21,7 @@ import pytest
 
 from api_support import Env, api_env, served
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
-from browser_support import CHROMIUM_ARGS, chromium_path
+from browser_support import AXE, AXE_PATH, AXE_RUN, CHROMIUM_ARGS, axe_lines, chromium_path
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from lien.store import Session
@@ -31,8 +31,6 @@ from lien.web.session import current_session
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[1]
-AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
-AXE_PATH = "/__tests__/axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
@@ -42,18 +40,12 @@ async def phone(browser: Browser, **options: Any) -> BrowserContext:
 
 
 async def axe_violations(page: Page) -> list[str]:
-    """The serious and critical accessibility violations of the page (axe-core's WCAG A/AA
-    rules), one line each: rule, impact, and the first nodes concerned."""
+    """``browser_support.axe_violations`` for Playwright's async API."""
     origin = "/".join(page.url.split("/")[:3])
     await page.route(f"{origin}{AXE_PATH}", lambda route: route.fulfill(
         status=200, content_type="text/javascript", body=AXE.read_bytes()))
     await page.add_script_tag(url=AXE_PATH)
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-             .filter((v) => v.impact === "serious" || v.impact === "critical")
-             .map((v) => ({id: v.id, impact: v.impact,
-                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))""")
-    return [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}" for v in found]
+    return axe_lines(await page.evaluate(AXE_RUN))
 
 
 async def screenshot(page: Page, name: str, lang: str) -> Path:

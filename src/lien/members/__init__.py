@@ -9,6 +9,8 @@ Public API::
     Members, MembersSettings   — the service over one node's personal data (``service``)
     signup_form, FieldError, MESSAGES, CATEGORIES — checking what a member typed (``validation``)
     Mail, Sender, FileSender, SmtpSender, MemorySender, sender_from_config — e-mail (``mail``)
+    Note                       — one notification to write (``service``)
+    Notifier, NotifierSettings — notifications from the node's events (``notifier``)
     node_secret                — the node's secret (``DIR/web.secret``), made when missing
 
 Errors::
@@ -40,10 +42,12 @@ from .service import (
     Member,
     Members,
     MembersSettings,
+    Note,
     Opened,
     SessionGone,
     check_opening,
 )
+from .notifier import Notifier, NotifierSettings
 from .validation import CATEGORIES, MESSAGES, FieldError, SignupForm, signup_form
 
 #: the node's secret file, in the node directory (mode 0600)
@@ -73,7 +77,8 @@ def node_secret(directory: Path) -> bytes:
 
 __all__ = [
     "CATEGORIES", "MESSAGES", "FieldError", "FileSender", "Locked", "LoginFailed", "Mail",
-    "MailConfigError", "Member", "Members", "MembersSettings", "MemorySender", "Opened",
+    "MailConfigError", "Member", "Members", "MembersSettings", "MemorySender", "Note",
+    "Notifier", "NotifierSettings", "Opened",
     "SECRET_FILE", "Sender", "SessionGone", "SignupForm", "SmtpSender", "check_opening",
     "node_secret", "sender_from_config", "signup_form",
 ]

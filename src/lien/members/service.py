@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -110,6 +112,17 @@ class Opened:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A notification to write: ``body`` is JSON data the wallet words (never a secret);
+    ``mail``: also sent to the member's address (its ``to`` is ignored)."""
+
+    account: str
+    kind: str
+    body: dict[str, Any]
+    mail: Mail | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """What the wallet shows of the member logged in."""
 
@@ -160,6 +173,11 @@ class Members:
         self.by_email = Throttle(s.login_per_email, self.clock, s.throttle_keys_max)
         self.signups_by_address = Throttle(s.signup_per_address, self.clock,
                                            s.throttle_keys_max)
+        #: the accounts with an open wallet login (``load_wallet``, then kept by sign-up and
+        #: erasure): the notifier reads it from the node's thread, so it is a frozenset
+        #: replaced whole, never changed in place
+        self.wallet: frozenset[str] = frozenset()
+        self._wallet_lock = threading.Lock()
 
     # -- the KDF parameters ------------------------------------------------------------------
     def fake_kdf(self, email: str) -> dict[str, Any]:
@@ -200,6 +218,7 @@ class Members:
     def finish_signup(self, login: Login) -> None:
         """The account is open on chain (pending approval): the login may be used."""
         self.personal.set_login_status(login.account, "open")
+        self._wallet_change(login.account, True)
         self._send(Mail(login.email, "Votre compte LIEN est en attente de validation",
                         "Bonjour,\n\nVotre demande d'ouverture de compte LIEN est enregistrée. "
                         "L'association la valide au plus vite ; vous pouvez déjà vous "
@@ -207,7 +226,24 @@ class Members:
 
     def abandon_signup(self, login: Login) -> None:
         """The chain refused the opening: nothing of the member stays."""
-        self.personal.erase_member(login.account)
+        self.erase(login.account)
+
+    def erase(self, account: str) -> int:
+        """Everything personal about one member (GDPR erasure); the rows deleted."""
+        erased = self.personal.erase_member(account)
+        self._wallet_change(account, False)
+        return erased
+
+    # -- the wallet's accounts ---------------------------------------------------------------
+    def load_wallet(self) -> frozenset[str]:
+        """Read the accounts with an open login (once, when the notifier starts)."""
+        with self._wallet_lock:
+            self.wallet = frozenset(self.personal.login_accounts("open"))
+            return self.wallet
+
+    def _wallet_change(self, account: str, member: bool) -> None:
+        with self._wallet_lock:
+            self.wallet = self.wallet | {account} if member else self.wallet - {account}
 
     def _mail_someone_tried(self, email: str) -> None:
         self._send(Mail(email, "Tentative d'ouverture de compte avec votre adresse",
@@ -220,8 +256,6 @@ class Members:
         try:
             self.sender.send(mail)
         except Exception:  # noqa: BLE001 — a mail server down must not refuse a member
-            import logging
-
             logging.getLogger("lien.members").warning(
                 "could not send a mail (%s)", mail.subject, exc_info=False)
 
@@ -392,6 +426,26 @@ class Members:
                 self._send(Mail(login.email, mail.subject, mail.body))
         return note
 
+    def notify_many(self, notes: Sequence[Note]) -> int:
+        """Many notifications in one database transaction (all or none), then their e-mails
+        (a mail that fails is logged, the notifications stay); returns how many."""
+        written = self.personal.add_notifications(
+            [(n.account, n.kind, n.body) for n in notes], self.clock())
+        for note in notes:
+            if note.mail is None:
+                continue
+            try:
+                login = self.personal.login(note.account)
+            except Exception:  # noqa: BLE001 — written already: a retry would write it twice
+                logging.getLogger("lien.members").warning("could not read a member's address")
+                continue
+            if login is not None:
+                self._send(Mail(login.email, note.mail.subject, note.mail.body))
+        return written
+
+    def unread_count(self, account: str) -> int:
+        return self.personal.unread_count(account)
+
     def notifications(self, account: str, unread_only: bool = False) -> list[Notification]:
         return self.personal.notifications(account, self.settings.notifications_page_max,
                                            unread_only)
@@ -408,5 +462,5 @@ class Members:
         return [Member(x, profiles.get(x.account)) for x in logins]
 
 
-__all__ = ["Locked", "LoginFailed", "Member", "Members", "MembersSettings", "Opened",
+__all__ = ["Locked", "LoginFailed", "Member", "Members", "MembersSettings", "Note", "Opened",
            "SessionGone", "check_opening", "fold", "session_hash", "wall_clock_ms"]

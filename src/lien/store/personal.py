@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     delete,
     false,
+    func,
     select,
     update,
 )
@@ -283,6 +284,12 @@ class PersonalData:
             row = conn.execute(select(logins).where(logins.c.account == account)).first()
         return _login(row) if row else None
 
+    def login_accounts(self, status: str = "open") -> list[str]:
+        """Every account with a login of ``status`` (all of them: the notifier keeps the set)."""
+        with self.engine.connect() as conn:
+            return [row.account for row in conn.execute(
+                select(logins.c.account).where(logins.c.status == status))]
+
     def set_login_status(self, account: str, status: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(logins).where(logins.c.account == account)
@@ -380,6 +387,26 @@ class PersonalData:
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def add_notifications(self, rows: Sequence[tuple[str, str, dict[str, Any]]],
+                          created_ms: int) -> int:
+        """Many notifications ``(account, kind, body)`` in one transaction (all or none);
+        returns how many were written."""
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            conn.execute(notifications.insert(), [
+                {"account": account, "kind": kind,
+                 "body": json.dumps(body, ensure_ascii=False, sort_keys=True),
+                 "created_ms": created_ms, "read": False} for account, kind, body in rows])
+        return len(rows)
+
+    def unread_count(self, account: str) -> int:
+        query = (select(func.count()).select_from(notifications)
+                 .where(notifications.c.account == account)
+                 .where(notifications.c.read.is_(False)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def notifications(self, account: str, limit: int = 50,
                       unread_only: bool = False) -> list[Notification]:

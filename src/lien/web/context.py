@@ -13,14 +13,17 @@ dependency at all, the hot ``POST /transactions`` (``routes.transactions.RawRout
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from ..ledger import limits
-from ..members import Members
+from ..members import Members, Notifier
 from ..node.node import Node
+from ..store import Store
 from .admission import Admission
 from .events import EventHub
 from .ratelimit import Limits, RateLimits
@@ -67,7 +70,8 @@ class ApiSettings:
 
 class ApiContext:
     """What the routes share: the node, the admission pipeline, its rate limits, the
-    event hub and the members' service (None for a store without personal data)."""
+    event hub and the members' service (None for a store without personal data) with its
+    notifier (a node listener and a worker thread, started here, stopped by ``close``)."""
 
     def __init__(self, node: Node, settings: ApiSettings, members: Members | None = None
                  ) -> None:
@@ -81,6 +85,11 @@ class ApiContext:
         self.hub = EventHub(settings.sse_queue_events_max, settings.sse_streams_max,
                             retry_after_s=math.ceil(settings.sse_retry_ms / 1000))
         node.add_listener(self.hub.publish)
+        self.notifier: Notifier | None = None
+        if members is not None and isinstance(node.store, Store):
+            self.notifier = Notifier(members, partial(_body_of, node.store))
+            self.notifier.start()
+            node.add_listener(self.notifier.listener)
         self._closed = False
 
     def close(self) -> None:
@@ -90,7 +99,16 @@ class ApiContext:
         self._closed = True
         self.hub.close()
         self.node.remove_listener(self.hub.publish)
+        if self.notifier is not None:
+            self.node.remove_listener(self.notifier.listener)
+            self.notifier.stop()
         self.admission.close()
+
+
+def _body_of(store: Store, tx_id: str) -> Mapping[str, Any] | None:
+    """A stored transaction's body (the notifier's lookup)."""
+    stored = store.transaction(tx_id)
+    return stored.tx.body if stored is not None else None
 
 
 def context_of(request: Request) -> ApiContext:

@@ -2,7 +2,8 @@
 headers every page carries.
 
 Every page is rendered by ``render``: autoescaped HTML, the page's language, the French way of
-writing amounts and dates, and ``SECURITY_HEADERS`` — among them a Content-Security-Policy with
+writing amounts and dates, the member's notifications (``inbox``, read only if the page shows
+them), and ``SECURITY_HEADERS`` — among them a Content-Security-Policy with
 no inline script and no inline style at all (scripts are ES modules from ``/static``; argon2id
 runs as WebAssembly, hence ``'wasm-unsafe-eval'``, which allows compiling WebAssembly and
 nothing else).
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ..ledger import format_amount
+from .inbox import inbox_for
 from .i18n import LOCALES, Lang, language, translations
 
 #: Where the association lives: dates on the pages are Saint-Étienne's.
@@ -83,6 +85,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         _=words.gettext, gettext=words.gettext, ngettext=words.ngettext,
         money=lambda value, code: money(value, code, lang),
         when=lambda ms: when(ms, lang),
+        inbox=inbox_for(request, context, lang),
         **context,
     )
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

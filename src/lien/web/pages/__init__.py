@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from ..templating import SECURITY_HEADERS
-from . import access, home, money, profile, pwa, qr, wallet
+from . import access, home, money, notifications, profile, pwa, qr, wallet
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
@@ -33,6 +33,7 @@ router.include_router(qr.router)
 router.include_router(access.router)
 router.include_router(wallet.router)
 router.include_router(profile.router)
+router.include_router(notifications.router)
 router.include_router(pwa.router)
 
 
