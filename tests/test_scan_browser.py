@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_support import STATIC, launch, open_static
+from camera_support import write_y4m
 from payload_support import VECTORS
 from playwright.sync_api import Browser, Page, Playwright
 
-from lien.web.pages import qr
-
 TILL = VECTORS["valid"][0]  # amount, reference, 5-minute expiry, name
 NOW = VECTORS["now_ms"]
-WIDTH, HEIGHT = 640, 480
 JSQR_SHA256 = "bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859"
-
-
-def write_y4m(path: Path, link: str, frames: int = 2) -> None:
-    """A tiny Y4M video (4:2:0, grey): the link's QR code, 5 px a module, centred on white."""
-    rows = [bytes(0 if dark else 255 for dark in row)
-            for row in qr.qr_code(link).matrix_iter(scale=5, border=4)]
-    size = len(rows)
-    assert size <= HEIGHT
-    top, left = (HEIGHT - size) // 2, (WIDTH - size) // 2
-    white = b"\xff" * WIDTH
-    luma = b"".join(
-        white[:left] + rows[y - top] + white[left + size:] if top <= y < top + size else white
-        for y in range(HEIGHT))
-    chroma = b"\x80" * (WIDTH // 2 * HEIGHT // 2)
-    frame = b"FRAME\n" + luma + chroma + chroma
-    header = f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F10:1 Ip A1:1 C420jpeg\n".encode()
-    path.write_bytes(header + frame * frames)
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ...ledger import is_account_id
 from ...ledger.money import MINOR_PER_MAJOR
 from ...wallet.statement import Balance, StatementEntry, balance_for, entry_for
 from .. import views
 from ...store import Session
 from ..context import Ctx
 from ..i18n import gettext, gettext_noop as N_
-from ..session import require_member
+from ..session import MemberSession, require_member
 from .money import money_context
 from ..templating import page_language, render, when
 
@@ -179,6 +180,26 @@ async def account_page(ctx: Ctx, request: Request, member: Member) -> Response:
                   qr_src=f"/qr.svg?text={quote(pay_url, safe='')}",
                   display=view["display"] if view else _grouped(member.account),
                   **money_context(ctx, request))  # the requests' list signs (_requests.html)
+
+
+@router.get("/compte/v1", response_class=HTMLResponse)
+async def account_link_page(ctx: Ctx, request: Request, session: MemberSession,
+                            id: Annotated[str, Query(max_length=40)] = "",  # noqa: A002
+                            ) -> Response:
+    """What a phone's camera opens from an account's QR code (``{origin}/compte/v1?id=…``,
+    docs/protocol.md §16): for a signed-in member, *Virement* and *Demander un paiement* to
+    that account, prefilled; for a visitor, what the code is and the way to sign in. A link
+    with no valid account id is a 400 page saying so; an id not on chain, a 404."""
+    account = id if is_account_id(id) else None
+    view = account_view(ctx, account) if account else None
+    status = 400 if account is None else (404 if view is None else 200)
+    name = known_names(ctx, session.account if session else "", {account}).get(account, "") \
+        if view is not None and account is not None else ""
+    return render(request, "account_link.html", status, member=session, account=account,
+                  display=_grouped(account) if account else "", name=name,
+                  known=view is not None, own=bool(session and session.account == account),
+                  next_path=quote(f"/compte/v1?id={account}" if account else "/compte",
+                                  safe=""))
 
 
 def _grouped(account: str) -> str:

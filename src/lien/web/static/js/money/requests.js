@@ -3,7 +3,9 @@
 // (GET /api/v1/accounts/{id}/requests: en attente, payée, refusée, expirée), kept live by the
 // account's event stream. The member asked to pay opens *Payer* (the payment confirmation of
 // /payer, split shown) or refuses here: a `decline_request` signed on this device, its body
-// deterministic (nonce = the request's id) so that a double tap declines once.
+// deterministic (nonce = the request's id) so that a double tap declines once. The open
+// requests this member is asked to pay are also shown at the top of the page (#request-banner,
+// what a client sees when a till asks them to pay), with the same *Payer* and *Refuser*.
 import { loadDeviceKey } from "../keys.js";
 import { decryptMemo, isMemoBox } from "../memo.js";
 import {
@@ -13,6 +15,7 @@ import {
 
 const me = await member();
 const list = $("#requests-list");
+const banner = $("#request-banner");
 const problem = $("#requests-problem");
 const otherKeys = {}; // account → its first owner key (to open the notes this member sealed)
 let timer = null;
@@ -42,6 +45,40 @@ async function note(r, key) {
 
 // The status a member reads now: an open request past its validity is expired.
 const statusNow = (r) => (r.status === "open" && r.expires_ms <= Date.now() ? "expired" : r.status);
+
+function payButtons(r) {
+  const pay = document.createElement("a");
+  pay.className = "button";
+  pay.href = `/payer?demande=${r.id}`;
+  pay.textContent = msg("pay");
+  const refuse = document.createElement("button");
+  refuse.type = "button";
+  refuse.className = "secondary";
+  refuse.textContent = msg("decline");
+  refuse.addEventListener("click", () => decline(r, refuse));
+  return [pay, " ", refuse];
+}
+
+// The requests waiting for this member's answer, newest first, at the top of the page.
+function renderBanner(requests, known) {
+  const open = requests.filter((r) => r.role === "payer" && statusNow(r) === "open")
+    .sort((a, b) => b.expires_ms - a.expires_ms);
+  banner.replaceChildren(...open.map((r) => {
+    const item = document.createElement("div");
+    item.className = "card request-alert";
+    item.dataset.bannerRequest = r.id;
+    const line = document.createElement("p");
+    line.className = "big";
+    line.textContent = msg("asked-you", {
+      payee: known[r.to] || displayAccount(r.to), amount: formatAmount(r.amount_minor, r.currency),
+    });
+    const until = document.createElement("p");
+    until.className = "muted";
+    until.textContent = msg("until", { time: time(r.expires_ms) });
+    item.append(line, until, ...payButtons(r));
+    return item;
+  }));
+}
 
 async function render(requests) {
   const [known, key] = await Promise.all([
@@ -75,18 +112,7 @@ async function render(requests) {
       p.textContent = text;
       li.append(p);
     }
-    if (status === "open" && r.role === "payer") {
-      const pay = document.createElement("a");
-      pay.className = "button";
-      pay.href = `/payer?demande=${r.id}`;
-      pay.textContent = msg("pay");
-      const refuse = document.createElement("button");
-      refuse.type = "button";
-      refuse.className = "secondary";
-      refuse.textContent = msg("decline");
-      refuse.addEventListener("click", () => decline(r, refuse));
-      li.append(pay, " ", refuse);
-    }
+    if (status === "open" && r.role === "payer") li.append(...payButtons(r));
     items.push(li);
   }
   if (!items.length) {
@@ -96,6 +122,7 @@ async function render(requests) {
     items.push(li);
   }
   list.replaceChildren(...items);
+  if (banner) renderBanner(requests, known);
   // an open request turns expired on screen when its time comes, without a reload
   clearTimeout(timer);
   const next = Math.min(...requests.filter((r) => statusNow(r) === "open").map((r) => r.expires_ms));
