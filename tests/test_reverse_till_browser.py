@@ -153,7 +153,7 @@ def test_the_till_scans_the_client_s_account_paid_once_then_declined(
     assert lien_balance(node, client.account) == (5_000 - 1_250, 0)
 
     # a second round, declined on the phone: the till turns Refusé
-    till.page.get_by_role("button", name="Nouveau paiement").click()
+    till.page.get_by_role("button", name="Nouvel encaissement").click()
     second = scan_client(till.page, "3,00")
     assert second != first
     ready(payer.page, "/compte")
