@@ -152,7 +152,7 @@ def _run(base: str, genesis: Genesis, payments: int) -> dict[str, Any]:
             _ready(till, "/encaisser")
             for i in range(payments):
                 till.locator("#amount").fill(f"{1 + i % 9},{i % 100:02d}")
-                till.locator("#till-form button[type=submit]").click()
+                till.locator("#show-qr").click()
                 till.locator("#qr-panel").wait_for(state="visible")
                 link = str(till.locator("#qr-link").get_attribute("href"))
                 _ready(payer, link.removeprefix(base))

@@ -1,5 +1,6 @@
 """The member's wallet: ``/compte`` (balances, account id and QR, main actions),
-``/historique`` (the relevé: search, filters, running balance) and ``/historique.csv``.
+``/historique`` (the relevé: search, filters, running balance) and ``/historique.csv``; and
+``/compte/v1?id=…``, what a phone's camera opens from an account's QR code.
 
 Everything is read from the node's read model as the API answers it (``views``) and worded by
 ``lien.wallet.statement`` — the same reading as the ``lien`` command: a refused operation is
