@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import listening_socket
-from browser_support import screenshot
+from browser_support import axe_violations, screenshot
 from cli_support import FOUNDER_PASSWORD, Founders
 from money_support import PASSWORD, Phone, business_profile, lien_balance, phone, ready, sign_up
 from playwright.sync_api import Browser, Page, expect
@@ -251,6 +251,7 @@ def test_an_order_runs_at_its_due_time_one_fails_notified_one_revoked(
     expect(row(payer.page, spare).locator(".badge")).to_have_text("révoqué", timeout=TIMEOUT)
     assert len([i for i in history(node, tenant.account)
                 if i["type"] == "revoke_standing_order"]) == 1
+    assert axe_violations(payer.page) == []
     payer.page.evaluate("window.notReloaded = true")
 
     # the payee sees them, and may cancel an active one
