@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from api_support import API, CHAIN, CODE, Env, api_env, next_event, served
+from api_support import API, CHAIN, CODE, Env, api_env, member, next_event, served
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 
 from lien.chain import verify_receipt
@@ -191,6 +191,30 @@ async def test_history_pages_are_stable_and_gap_free(env: Env) -> None:
     assert newest["result"]["code"] == "ok"
 
 
+async def test_orders_list_an_accounts_standing_orders_for_payer_and_payee(env: Env) -> None:
+    payer = await env.join("payer", nantie=5_000)
+    payee = await env.join("payee")
+    due = env.node.clock() + 30 * 86_400_000
+    monthly = await env.ok(env.mk.standing_order(payer, payee, 1_250, due, "monthly",
+                                                 count_max=12, reference="r" * 64))
+    once = await env.ok(env.mk.standing_order(payer, payee, 300, due + 1, "once"))
+    await env.ok(env.mk.revoke_order(payee, once["id"]))  # the payee declines it
+    answer = await env.client.get(f"{API}/accounts/{payer.account}/orders")
+    assert answer.status_code == 200
+    orders = {o["id"]: o for o in answer.json()["orders"]}
+    assert orders[monthly["id"]] == {
+        "id": monthly["id"], "from": payer.account, "to": payee.account, "role": "payer",
+        "currency": "LIEN", "amount_minor": 1_250, "period": "monthly", "first_due_ms": due,
+        "next_due_ms": due, "runs": 0, "last_result": None, "status": "active",
+        "count_max": 12, "until_ms": None, "reference": "r" * 64, "memo": ""}
+    assert (orders[once["id"]]["status"], orders[once["id"]]["next_due_ms"]) == ("revoked", None)
+    seen_by_payee = (await env.client.get(f"{API}/accounts/{payee.account}/orders")).json()
+    assert {o["id"]: o["role"] for o in seen_by_payee["orders"]} == {
+        monthly["id"]: "payee", once["id"]: "payee"}
+    unknown = member("nobody").account
+    assert (await env.client.get(f"{API}/accounts/{unknown}/orders")).status_code == 404
+
+
 async def test_blocks_chain_and_reasons(env: Env) -> None:
     alice = await env.join("alice", nantie=500)
     for amount in range(1, 5):  # one block each: submitted after the previous one executed
@@ -237,7 +261,8 @@ async def test_openapi_documents_every_route(env: Env) -> None:
         ("get", "/api/v1/transactions/{id}"), ("get", "/api/v1/transactions/{id}/receipt"),
         ("get", "/api/v1/accounts/{account_id}"), ("get", "/api/v1/accounts/{account_id}/history"),
         ("get", "/api/v1/accounts/{account_id}/events"),
-        ("get", "/api/v1/accounts/{account_id}/requests"), ("get", "/api/v1/blocks"),
+        ("get", "/api/v1/accounts/{account_id}/requests"),
+        ("get", "/api/v1/accounts/{account_id}/orders"), ("get", "/api/v1/blocks"),
         ("get", "/api/v1/blocks/{height}"), ("get", "/api/v1/chain"), ("get", "/api/v1/reasons"),
         ("get", "/api/v1/currencies"), ("get", "/api/v1/currencies/{code}"),
     }

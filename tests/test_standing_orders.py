@@ -15,7 +15,7 @@ from lien.ledger.transactions import system_tx
 
 from ledger_support import CODE, World
 
-from lien.wallet import Member
+from lien.wallet import Member, entry_for
 
 
 def ms(text: str) -> int:
@@ -102,6 +102,29 @@ def test_a_monthly_order_runs_at_each_due_time_in_both_histories_and_a_failure_t
     assert order_id not in w.state.orders and o.status == "finished"  # count_max reached
     assert w.block([], advance_ms=40 * DAY_MS).txs == []
     w.replay(take_changes=True)
+
+
+def test_a_run_reads_as_a_payment_in_both_statements_and_a_refused_one_moves_nothing() -> None:
+    w, payer, payee = world()
+    due = w.time_ms + 1000
+    w.ok(w.mk.standing_order(payer, payee, 25_000, due, "monthly"))
+    [run] = runs_of(w.block([], advance_ms=1000))
+    item = {"seq": 1, "height": 1, "tx": {"body": run["body"], "signatures": []},
+            "result": run["result"]}
+    paid, received = entry_for(payer.account, item), entry_for(payee.account, item)
+    assert (paid.label, paid.amount_minor, paid.counterpart) == (
+        "paiement par ordre permanent", -25_000, payee.account)
+    assert (received.amount_minor, received.counterpart) == (25_000, payer.account)
+    # 10 000 of nantie and a floor of -20 000 leave 5 000 of the next 25 000 unpaid
+    [refused] = runs_of(w.block([], advance_ms=w.state.orders[run["body"]["order"]].next_due_ms
+                                - w.time_ms))
+    item = {**item, "tx": {"body": refused["body"], "signatures": []},
+            "result": refused["result"]}
+    for side in (payer, payee):
+        entry = entry_for(side.account, item)
+        assert (entry.refused, entry.amount_minor) == (True, None)
+        assert entry.outcome == "refusé : fonds insuffisants"
+    assert entry_for(payer.account, item, "en").label == "standing order payment"
 
 
 def test_a_one_off_transfer_at_a_future_date_runs_once() -> None:

@@ -178,7 +178,7 @@ def _money_and_counterpart(account_id: str, type_: str, body: dict[str, Any],
                            result: dict[str, Any]) -> tuple[int | None, str]:
     """What ``account_id``'s balance gains or loses were the operation executed, and the
     other account concerned."""
-    if type_ == "transfer":
+    if type_ in ("transfer", "order_run"):  # a run pays like a transfer, under the order
         if body["from"] == account_id:
             return -_int(body["amount"]), _text(body["to"])
         if body["to"] == account_id:
@@ -193,7 +193,7 @@ def _money_and_counterpart(account_id: str, type_: str, body: dict[str, Any],
             return -_int(body["amount"]), ""  # paid out in euros, outside the ledger
         fee = result.get("fee")  # the association's side: it receives the fee
         return (_int(fee) if fee is not None else None), _text(body["account"])
-    if type_ in ("request_payment", "decline_request"):  # between two members, no money moves
+    if type_ in ("request_payment", "decline_request", "standing_order"):  # no money moves yet
         return None, _text(body["to"] if body["from"] == account_id else body["from"])
     others = (body[f] for f in ("by", "account") if f in body and body[f] != account_id)
     return None, _text(next(others, ""))

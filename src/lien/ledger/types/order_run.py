@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 class OrderRun(TxType):
     name = "order_run"
-    labels = {"fr": "ordre permanent exécuté", "en": "standing order run"}
+    # A refused run is not "executed": the label reads well with either outcome.
+    labels = {"fr": "paiement par ordre permanent", "en": "standing order payment"}
     system = True
     required = {"order": tx_id, "run": run_count, "from": account, "to": account,
                 "currency": currency, "amount": amount}

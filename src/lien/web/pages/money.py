@@ -1,7 +1,8 @@
 """The pages that move money: *Encaisser* (the till's QR code and its live *Payé*), the printed
 QR of a counter, *Payer* (what a phone's camera opens, and the in-app scanner), *Virement*,
-*Demander un paiement* (a payment request, paid or refused from the requests of ``/compte``), and
-the tills of a business (delegated keys with caps) with the pairing page of a till's device.
+*Demander un paiement* (a payment request, paid or refused from the requests of ``/compte``),
+*Ordres permanents* (standing orders: made, listed, revoked), and the tills of a business
+(delegated keys with caps) with the pairing page of a till's device.
 
 Every page here is a shell: the browser does the work with the member's key, which never leaves
 it (``static/js/money/``). The server gives each page what it cannot sign with — the chain id,
@@ -90,3 +91,8 @@ async def tills(ctx: Ctx, request: Request, member: MemberSession) -> HTMLRespon
 @router.get("/caisse/appairer", response_class=HTMLResponse)
 async def till_pairing(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
     return _page(ctx, request, "money/appairer.html", member)
+
+
+@router.get("/ordres", response_class=HTMLResponse)
+async def standing_orders(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
+    return _page(ctx, request, "money/ordres.html", member)

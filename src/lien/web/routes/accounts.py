@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from ...ledger.state import Order
 from ...wallet.requests import requests_of
 from .. import errors, views
 from ..context import PAGE_DEFAULT, Ctx
@@ -17,6 +18,8 @@ router = APIRouter(tags=["accounts"])
 
 #: newest history items read to find an account's payment requests and what settled them
 REQUESTS_HISTORY_ROWS_MAX = 2000
+#: standing orders listed for one account (as payer and as payee), the newest due first
+ORDERS_LISTED_MAX = 200
 
 _MEMBERSHIP: dict[str, Any] = {"type": "object", "required": [
     "currency", "status", "roles", "nantie_minor", "nantie_text", "credit_minor", "credit_text",
@@ -79,3 +82,35 @@ def account_requests(ctx: Ctx, account_id: AccountPath) -> Response:
     rows = ctx.store.history(account, None, REQUESTS_HISTORY_ROWS_MAX)
     found = requests_of(account, (views.history_item(r) for r in rows), ctx.node.clock())
     return json_response({"account": account, "requests": [r.to_json() for r in found]})
+
+
+def order_json(order: Order, account: str) -> dict[str, Any]:
+    """A standing order as the API shows it to ``account`` (its payer or its payee)."""
+    return {
+        "id": order.id, "from": order.payer, "to": order.payee,
+        "role": "payer" if order.payer == account else "payee",
+        "currency": order.currency, "amount_minor": order.amount, "period": order.period,
+        "first_due_ms": order.first_due_ms,
+        "next_due_ms": order.next_due_ms if order.status == "active" else None,
+        "runs": order.runs, "last_result": order.last_result or None, "status": order.status,
+        "count_max": order.count_max or None, "until_ms": order.until_ms or None,
+        "reference": order.reference, "memo": order.memo,
+    }
+
+
+@router.get("/accounts/{account_id}/orders", summary="An account's standing orders",
+            description="The standing orders (`standing_order`) the account pays or is paid "
+                        "by, as of the last committed block, the latest due first (at most "
+                        f"{ORDERS_LISTED_MAX}): `status` is `active`, `revoked` or `finished`; "
+                        "`next_due_ms` is null unless active; `last_result` is the last run's "
+                        "result code (null before the first run); `count_max` and `until_ms` "
+                        "are null when unbounded (docs/protocol.md §7, \"Standing orders\").",
+            responses={**json_200("`{account, orders: [{id, from, to, role, currency, "
+                                  "amount_minor, period, first_due_ms, next_due_ms, runs, "
+                                  "last_result, status, count_max, until_ms, reference, "
+                                  "memo}]}`"), **ERRORS})
+def account_orders(ctx: Ctx, account_id: AccountPath) -> Response:
+    account = known_account(ctx, account_id)
+    orders = ctx.store.orders_of(account, ORDERS_LISTED_MAX)
+    return json_response({"account": account,
+                          "orders": [order_json(o, account) for o in orders]})
