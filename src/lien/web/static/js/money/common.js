@@ -160,6 +160,68 @@ export async function names(accounts) {
 
 // ---- the default split (docs/protocol.md §7 `transfer`): positive credit first, then nantie,
 // then credit down to the floor. null when it is impossible.
+// The field naming the other member of a payment, a request or an order: an account number
+// typed (its check digits verified as it is typed, its owner's name shown when the member may
+// see it), or picked from the directory and the saved contacts. ``onChange(chosen)`` hears every
+// change: {id, name, key} of an existing member other than ``me``, or null.
+export function accountPicker(me, { input, status, select, unknown, onChange = () => {} }) {
+  let chosen = null;
+  let lookup = 0;
+  const set = (value) => {
+    chosen = value;
+    onChange(value);
+  };
+  async function choose(text) {
+    status.className = "";
+    set(null);
+    const { id, problem } = readAccount(text);
+    if (!id) {
+      status.textContent = text.replace(/[-\s]/g, "").length >= 12 || problem !== msg("account-short") ? problem : "";
+      if (status.textContent) status.className = "field-error";
+      return;
+    }
+    if (id === me.account) {
+      status.textContent = msg("yourself");
+      status.className = "field-error";
+      return;
+    }
+    const ticket = ++lookup;
+    const [found, known] = await Promise.all([membership(id), names([id])]);
+    if (ticket !== lookup) return;
+    if (!found || !found.m) {
+      status.textContent = msg(unknown);
+      status.className = "field-error";
+      return;
+    }
+    set({ id, name: known[id] ?? "", key: found.account.keys[0] });
+    status.textContent = known[id] ? `${known[id]} — ${displayAccount(id)}` : msg("account-ok", { account: displayAccount(id) });
+    status.className = "ok";
+  }
+  async function fillKnown() {
+    const [directory, contacts] = await Promise.all([api("/wallet/api/directory"), api("/wallet/api/contacts")]);
+    const entries = [];
+    for (const b of directory.status === 200 && Array.isArray(directory.json) ? directory.json : []) {
+      entries.push([b.account, `${b.trading_name} (${b.town ?? ""})`]);
+    }
+    const list = contacts.status === 200 ? contacts.json?.contacts : [];
+    for (const c of Array.isArray(list) ? list : []) entries.push([c.account, c.label]);
+    for (const [account, label] of entries) {
+      if (account === me.account) continue;
+      const option = document.createElement("option");
+      option.value = account;
+      option.textContent = label;
+      select.append(option);
+    }
+    select.addEventListener("change", () => {
+      if (!select.value) return;
+      input.value = displayAccount(select.value);
+      choose(select.value);
+    });
+  }
+  input.addEventListener("input", () => choose(input.value));
+  return { choose, fillKnown };
+}
+
 export function defaultSplit(amount, m) {
   const fromPositive = Math.min(amount, Math.max(m.credit_minor, 0));
   const nantie = Math.min(amount - fromPositive, m.nantie_minor);

@@ -4,8 +4,8 @@
 // hashed, its validity its `expires`. The payer pays or refuses it from its own account page.
 import { encryptMemo, referenceHash } from "../memo.js";
 import {
-  $, AmountError, Submission, api, body, currency, displayAccount, formatAmount, member,
-  membership, msg, names, parseAmount, readAccount, root, show, unlockedKey,
+  $, AmountError, accountPicker, Submission, body, currency, displayAccount, formatAmount, member,
+  msg, parseAmount, root, show, unlockedKey,
 } from "./common.js";
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -13,59 +13,13 @@ const HOUR_MS = 60 * 60 * 1000;
 const me = await member();
 let payer = null; // {id, name, key}
 let submission = null;
-let lookup = 0;
-
-async function choosePayer(text) {
-  const status = $("#from-status");
-  status.className = "";
-  payer = null;
-  submission = null;
-  const { id, problem } = readAccount(text);
-  if (!id) {
-    status.textContent = text.replace(/[-\s]/g, "").length >= 12 || problem !== msg("account-short") ? problem : "";
-    if (status.textContent) status.className = "field-error";
-    return;
-  }
-  if (id === me.account) {
-    status.textContent = msg("yourself");
-    status.className = "field-error";
-    return;
-  }
-  const ticket = ++lookup;
-  const [found, known] = await Promise.all([membership(id), names([id])]);
-  if (ticket !== lookup) return;
-  if (!found || !found.m) {
-    status.textContent = msg("unknown-payer");
-    status.className = "field-error";
-    return;
-  }
-  payer = { id, name: known[id] ?? "", key: found.account.keys[0] };
-  status.textContent = known[id] ? `${known[id]} — ${displayAccount(id)}` : msg("account-ok", { account: displayAccount(id) });
-  status.className = "ok";
-}
-
-async function fillKnown() {
-  const select = $("#known");
-  const [directory, contacts] = await Promise.all([api("/wallet/api/directory"), api("/wallet/api/contacts")]);
-  const entries = [];
-  for (const b of directory.status === 200 && Array.isArray(directory.json) ? directory.json : []) {
-    entries.push([b.account, `${b.trading_name} (${b.town ?? ""})`]);
-  }
-  const list = contacts.status === 200 ? contacts.json?.contacts : [];
-  for (const c of Array.isArray(list) ? list : []) entries.push([c.account, c.label]);
-  for (const [account, label] of entries) {
-    if (account === me.account) continue;
-    const option = document.createElement("option");
-    option.value = account;
-    option.textContent = label;
-    select.append(option);
-  }
-  select.addEventListener("change", () => {
-    if (!select.value) return;
-    $("#from").value = displayAccount(select.value);
-    choosePayer(select.value);
-  });
-}
+const picker = accountPicker(me, {
+  input: $("#from"), status: $("#from-status"), select: $("#known"), unknown: "unknown-payer",
+  onChange: (chosen) => {
+    payer = chosen;
+    submission = null;
+  },
+});
 
 // The amount in minor units, or null with the field's message shown.
 function readAmount() {
@@ -132,14 +86,13 @@ $("#request-form").addEventListener("submit", async (event) => {
     $("#send").disabled = false;
   }
 });
-$("#from").addEventListener("input", () => choosePayer($("#from").value));
 for (const id of ["amount", "reference", "memo", "validity"]) {
   $("#" + id).addEventListener("input", () => { submission = null; });
 }
-await fillKnown();
+await picker.fillKnown();
 const preset = new URLSearchParams(location.search).get("from");
 if (preset) {
   $("#from").value = preset;
-  await choosePayer(preset);
+  await picker.choose(preset);
 }
 root.dataset.ready = "true";

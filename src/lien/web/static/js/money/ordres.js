@@ -7,8 +7,8 @@
 // Every submission is one signed body, so a double tap creates or revokes once.
 import { encryptMemo, referenceHash } from "../memo.js";
 import {
-  $, AmountError, Submission, api, body, currency, displayAccount, formatAmount, lang,
-  member, membership, msg, names, parseAmount, readAccount, root, show, unlockedKey, watch,
+  $, AmountError, accountPicker, Submission, api, body, currency, displayAccount, formatAmount,
+  lang, member, msg, names, parseAmount, root, show, unlockedKey, watch,
 } from "./common.js";
 
 const ORDER_DUE_MS_MAX = 253402300799999; // docs/protocol.md §5 `order_due_ms_max`
@@ -18,7 +18,13 @@ const reasons = JSON.parse(root.dataset.reasons || "{}");
 const me = await member();
 let payee = null; // {id, name, key}
 let submission = null;
-let lookup = 0;
+const picker = accountPicker(me, {
+  input: $("#to"), status: $("#to-status"), select: $("#known"), unknown: "unknown-payee",
+  onChange: (chosen) => {
+    payee = chosen;
+    submission = null;
+  },
+});
 
 const longTime = (ms) => new Date(ms).toLocaleString(lang === "fr" ? "fr-FR" : "en-GB", {
   weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit",
@@ -138,57 +144,6 @@ async function revoke(o, button) {
 }
 
 // ---- the form ----
-async function choosePayee(text) {
-  const status = $("#to-status");
-  status.className = "";
-  payee = null;
-  submission = null;
-  const { id, problem } = readAccount(text);
-  if (!id) {
-    status.textContent = text.replace(/[-\s]/g, "").length >= 12 || problem !== msg("account-short") ? problem : "";
-    if (status.textContent) status.className = "field-error";
-    return;
-  }
-  if (id === me.account) {
-    status.textContent = msg("yourself");
-    status.className = "field-error";
-    return;
-  }
-  const ticket = ++lookup;
-  const [found, known] = await Promise.all([membership(id), names([id])]);
-  if (ticket !== lookup) return;
-  if (!found || !found.m) {
-    status.textContent = msg("unknown-payee");
-    status.className = "field-error";
-    return;
-  }
-  payee = { id, name: known[id] ?? "", key: found.account.keys[0] };
-  status.textContent = known[id] ? `${known[id]} — ${displayAccount(id)}` : msg("account-ok", { account: displayAccount(id) });
-  status.className = "ok";
-}
-
-async function fillKnown() {
-  const select = $("#known");
-  const [directory, contacts] = await Promise.all([api("/wallet/api/directory"), api("/wallet/api/contacts")]);
-  const entries = [];
-  for (const b of directory.status === 200 && Array.isArray(directory.json) ? directory.json : []) {
-    entries.push([b.account, `${b.trading_name} (${b.town ?? ""})`]);
-  }
-  const contactList = contacts.status === 200 ? contacts.json?.contacts : [];
-  for (const c of Array.isArray(contactList) ? contactList : []) entries.push([c.account, c.label]);
-  for (const [account, label] of entries) {
-    if (account === me.account) continue;
-    const option = document.createElement("option");
-    option.value = account;
-    option.textContent = label;
-    select.append(option);
-  }
-  select.addEventListener("change", () => {
-    if (!select.value) return;
-    $("#to").value = displayAccount(select.value);
-    choosePayee(select.value);
-  });
-}
 
 // "2030-01-15" and "09:30" → ms since the epoch of that local date and time; null if not a date.
 function localMs(dateText, timeText = "00:00") {
@@ -305,11 +260,10 @@ $("#order-form").addEventListener("submit", async (event) => {
     $("#create").disabled = false;
   }
 });
-$("#to").addEventListener("input", () => choosePayee($("#to").value));
 for (const id of ["amount", "period", "first-date", "first-time", "count", "until", "reference", "memo"]) {
   $("#" + id).addEventListener("input", () => { submission = null; });
 }
 $("#period").addEventListener("change", () => show($("#bounds"), $("#period").value !== "once"));
 watch(me.account, () => refresh().catch(() => {}));
-await Promise.all([fillKnown(), refresh()]);
+await Promise.all([picker.fillKnown(), refresh()]);
 root.dataset.ready = "true";

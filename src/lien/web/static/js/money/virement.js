@@ -4,8 +4,8 @@
 // value, a note encrypted for payer and payee only; a second confirmation for large amounts.
 import { encryptMemo, referenceHash } from "../memo.js";
 import {
-  $, AmountError, Submission, api, body, currency, defaultSplit, displayAccount, formatAmount,
-  member, membership, msg, names, parseAmount, readAccount, root, show, spendable, unlockedKey,
+  $, AmountError, accountPicker, Submission, body, currency, defaultSplit, displayAccount,
+  formatAmount, member, membership, msg, parseAmount, root, show, spendable, unlockedKey,
 } from "./common.js";
 
 const LARGE = 100000; // 1 000,00: asks for a second confirmation
@@ -14,59 +14,14 @@ const me = await member();
 const mine = await membership(me.account);
 let payee = null; // {id, name, key}
 let submission = null;
-let lookup = 0;
+const picker = accountPicker(me, {
+  input: $("#to"), status: $("#to-status"), select: $("#known"), unknown: "unknown-payee",
+  onChange: (chosen) => {
+    payee = chosen;
+    submission = null;
+  },
+});
 
-async function choosePayee(text) {
-  const status = $("#to-status");
-  status.className = "";
-  payee = null;
-  submission = null;
-  const { id, problem } = readAccount(text);
-  if (!id) {
-    status.textContent = text.replace(/[-\s]/g, "").length >= 12 || problem !== msg("account-short") ? problem : "";
-    if (status.textContent) status.className = "field-error";
-    return;
-  }
-  if (id === me.account) {
-    status.textContent = msg("yourself");
-    status.className = "field-error";
-    return;
-  }
-  const ticket = ++lookup;
-  const [found, known] = await Promise.all([membership(id), names([id])]);
-  if (ticket !== lookup) return;
-  if (!found || !found.m) {
-    status.textContent = msg("unknown-payee");
-    status.className = "field-error";
-    return;
-  }
-  payee = { id, name: known[id] ?? "", key: found.account.keys[0] };
-  status.textContent = known[id] ? `${known[id]} — ${displayAccount(id)}` : msg("account-ok", { account: displayAccount(id) });
-  status.className = "ok";
-}
-
-async function fillKnown() {
-  const select = $("#known");
-  const [directory, contacts] = await Promise.all([api("/wallet/api/directory"), api("/wallet/api/contacts")]);
-  const entries = [];
-  for (const b of directory.status === 200 && Array.isArray(directory.json) ? directory.json : []) {
-    entries.push([b.account, `${b.trading_name} (${b.town ?? ""})`]);
-  }
-  const list = contacts.status === 200 ? contacts.json?.contacts : [];
-  for (const c of Array.isArray(list) ? list : []) entries.push([c.account, c.label]);
-  for (const [account, label] of entries) {
-    if (account === me.account) continue;
-    const option = document.createElement("option");
-    option.value = account;
-    option.textContent = label;
-    select.append(option);
-  }
-  select.addEventListener("change", () => {
-    if (!select.value) return;
-    $("#to").value = displayAccount(select.value);
-    choosePayee(select.value);
-  });
-}
 
 const chosen = () => document.querySelector("input[name=units]:checked").value === "choose";
 
@@ -187,7 +142,6 @@ async function confirmed(large) {
   }
 }
 
-$("#to").addEventListener("input", () => choosePayee($("#to").value));
 for (const id of ["amount", "nantie"]) {
   $("#" + id).addEventListener("input", () => {
     submission = null;
@@ -209,10 +163,10 @@ $("#transfer-form").addEventListener("submit", (event) => {
 });
 $("#confirm-large").addEventListener("click", () => confirmed(true));
 $("#cancel-large").addEventListener("click", () => show($("#second"), false));
-await fillKnown();
+await picker.fillKnown();
 const preset = new URLSearchParams(location.search).get("to");
 if (preset) {
   $("#to").value = preset;
-  await choosePayee(preset);
+  await picker.choose(preset);
 }
 root.dataset.ready = "true";
