@@ -24,6 +24,7 @@ from members_support import ORIGIN, Browser, business_profile, person
 from lien.store import Session
 from lien.wallet import Member
 from lien.web.pages.wallet import csv_amount
+from lien.web.i18n import gettext
 from lien.web.session import current_session
 
 pytestmark = pytest.mark.anyio
@@ -265,3 +266,20 @@ async def test_manifest_and_service_worker(env: Env) -> None:
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["service-worker-allowed"] == "/"
     assert "Content-Security-Policy" in worker.headers
+
+
+@pytest.mark.parametrize(("path", "heading"), [
+    ("/encaisser", "Collect a payment"), ("/payer", "Pay"), ("/virement", "Transfer"),
+    ("/demander", "Request a payment"), ("/ordres", "Standing orders"), ("/caisses", "Tills"),
+    ("/caisse/appairer", "Pair this till"), ("/notifications", "Notifications"),
+])
+async def test_the_money_pages_speak_french_then_english(env: Env, path: str,
+                                                         heading: str) -> None:
+    alice = await env.join("alice", nantie=5_000)
+    log_in(env, alice)
+    french, english = (await env.client.get(path)), (await env.client.get(f"{path}?lang=en"))
+    assert french.status_code == english.status_code == 200, path
+    assert '<html lang="fr">' in french.text and '<html lang="en">' in english.text
+    assert f"<h1>{gettext(heading, 'fr')}</h1>" in french.text
+    assert f"<h1>{heading}</h1>" in english.text
+    assert gettext(heading, "fr") != heading or heading == "Notifications"
