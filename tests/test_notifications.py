@@ -25,6 +25,7 @@ from lien.members import FileSender, Members, Notifier, NotifierSettings
 from lien.members.notifier import ORDER_FAILED, PAYMENT_RECEIVED, PAYMENT_REQUEST, note_for
 from lien.store import Session
 from lien.wallet import Member
+from lien.web.inbox import LINKS
 from lien.web.session import current_session
 
 pytestmark = pytest.mark.anyio
@@ -250,3 +251,14 @@ async def test_the_page_lists_the_menu_counts_and_marking_read_clears_them(
 async def test_the_page_needs_a_session(env: Env) -> None:
     page = await env.client.get("/notifications")
     assert page.status_code == 303 and page.headers["location"].startswith("/connexion")
+
+
+async def test_every_kind_of_notification_leads_to_the_page_where_the_member_acts(
+    env: Env,
+) -> None:
+    """A payment to the history, a request to the account page (where it is paid or refused),
+    a failed standing order to the orders: every kind has a link, and each is a page."""
+    assert set(LINKS) == {PAYMENT_RECEIVED, PAYMENT_REQUEST, ORDER_FAILED}
+    pages = {getattr(route, "path", None) for route in env.app.routes}
+    assert {LINKS[PAYMENT_REQUEST], LINKS[ORDER_FAILED]} == {"/compte", "/ordres"}
+    assert set(LINKS.values()) <= pages

@@ -30,7 +30,7 @@ WORDS = {
     ORDER_FAILED: N_("Standing order not executed (%(amount)s to %(who)s): %(reason)s."),
 }
 #: where a notification leads
-LINKS = {PAYMENT_RECEIVED: "/historique", ORDER_FAILED: "/historique"}
+LINKS = {PAYMENT_RECEIVED: "/historique", PAYMENT_REQUEST: "/compte", ORDER_FAILED: "/ordres"}
 
 
 @dataclass(frozen=True, slots=True)
