@@ -16,6 +16,8 @@ signed in the browser, never through a session.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +27,7 @@ from ...ledger import Reason
 from ...wallet.statement import reason_text
 from ..context import Ctx
 from ..session import MemberSession
+from ..i18n import Lang
 from ..templating import page_language, render
 
 router = APIRouter()
@@ -33,10 +36,15 @@ router = APIRouter()
 PAYMENT_VALIDITY_S = 300
 
 
-def reasons_json(request: Request) -> str:
-    """Every reason code of the ledger and of the wallet's API, in the page's words."""
-    lang = page_language(request)
+@cache
+def _reasons_json(lang: Lang) -> str:
     return json.dumps({r.value: reason_text(r.value, lang) for r in Reason}, ensure_ascii=False)
+
+
+def reasons_json(request: Request) -> str:
+    """Every reason code of the ledger and of the wallet's API, in the page's words (built
+    once per language: the words never change while the node runs)."""
+    return _reasons_json(page_language(request))
 
 
 def money_context(ctx: Ctx, request: Request) -> dict[str, Any]:
@@ -48,51 +56,27 @@ def money_context(ctx: Ctx, request: Request) -> dict[str, Any]:
             "reasons": reasons_json(request)}
 
 
-def _page(ctx: Ctx, request: Request, template: str, member: MemberSession) -> HTMLResponse:
-    return render(request, template, member=member, validity_s=PAYMENT_VALIDITY_S,
-                  **money_context(ctx, request))
+#: Each page that moves money and its template: all are shells rendered alike (below).
+PAGES = {
+    "/encaisser": "money/encaisser.html",
+    "/encaisser/affiche": "money/affiche.html",
+    "/payer/v1": "money/payer.html",  # what a phone's camera opens from a till's QR code
+    "/payer": "money/payer.html",  # the in-app scanner, a typed account, a request to pay
+    "/virement": "money/virement.html",
+    "/demander": "money/demander.html",
+    "/caisses": "money/caisses.html",
+    "/caisse/appairer": "money/appairer.html",
+    "/ordres": "money/ordres.html",
+}
 
 
-@router.get("/encaisser", response_class=HTMLResponse)
-async def till(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/encaisser.html", member)
+def _shell(template: str) -> Callable[..., Awaitable[HTMLResponse]]:
+    async def page(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
+        return render(request, template, member=member, validity_s=PAYMENT_VALIDITY_S,
+                      **money_context(ctx, request))
+
+    return page
 
 
-@router.get("/encaisser/affiche", response_class=HTMLResponse)
-async def counter_poster(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/affiche.html", member)
-
-
-@router.get("/payer/v1", response_class=HTMLResponse)
-async def pay_link(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/payer.html", member)
-
-
-@router.get("/payer", response_class=HTMLResponse)
-async def pay(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/payer.html", member)
-
-
-@router.get("/virement", response_class=HTMLResponse)
-async def transfer(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/virement.html", member)
-
-
-@router.get("/demander", response_class=HTMLResponse)
-async def request_payment(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/demander.html", member)
-
-
-@router.get("/caisses", response_class=HTMLResponse)
-async def tills(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/caisses.html", member)
-
-
-@router.get("/caisse/appairer", response_class=HTMLResponse)
-async def till_pairing(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/appairer.html", member)
-
-
-@router.get("/ordres", response_class=HTMLResponse)
-async def standing_orders(ctx: Ctx, request: Request, member: MemberSession) -> HTMLResponse:
-    return _page(ctx, request, "money/ordres.html", member)
+for _path, _template in PAGES.items():
+    router.add_api_route(_path, _shell(_template), methods=["GET"], response_class=HTMLResponse)
