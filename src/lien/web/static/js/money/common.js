@@ -378,6 +378,56 @@ export class Submission {
   }
 }
 
+// An action on one item of a list (revoke an order, decline a request) behind its button: the
+// item's transaction is signed once and resubmitted as it is on a retry (a double tap, a lost
+// answer), so it acts once; it is forgotten only when refused for good, so that the next tap
+// signs anew. `makeBody()` gives the transaction's body; `problem` shows the outcome.
+export function oncePerItem({ me, problem, doneText, after }) {
+  const submissions = new Map(); // item id → its one Submission
+  return async function act(id, button, makeBody) {
+    if (button.disabled) return;
+    button.disabled = true;
+    problem.textContent = "";
+    try {
+      const key = await unlockedKey(me);
+      if (!submissions.has(id)) submissions.set(id, new Submission(makeBody(), key));
+      const outcome = await submissions.get(id).submit();
+      if (!outcome.ok) {
+        problem.textContent = outcome.text;
+        if (!outcome.retry) submissions.delete(id);
+        return;
+      }
+      problem.textContent = doneText;
+      await after();
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+// `load` run for every call but never twice at once: a call during a run is served by one more
+// run after it (an event that arrives while the list is being read is never lost), and the
+// calls meanwhile share that run's promise.
+export function coalesced(load) {
+  let running = null;
+  let again = false;
+  return function run() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await load();
+      } while (again);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}
+
 // A refusal's code in the page's words: "Refusé : fonds insuffisants".
 export function explain(code) {
   if (code in reasons) return msg("refused", { reason: reasons[code] });

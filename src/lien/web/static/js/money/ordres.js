@@ -7,8 +7,8 @@
 // Every submission is one signed body, so a double tap creates or revokes once.
 import { encryptMemo, referenceHash } from "../memo.js";
 import {
-  $, AmountError, accountPicker, Submission, api, body, currency, displayAccount, formatAmount,
-  lang, member, msg, names, parseAmount, root, show, unlockedKey, watch,
+  $, AmountError, Submission, accountPicker, api, body, coalesced, currency, displayAccount,
+  formatAmount, lang, member, msg, names, oncePerItem, parseAmount, root, show, unlockedKey, watch,
 } from "./common.js";
 
 const ORDER_DUE_MS_MAX = 253402300799999; // docs/protocol.md §5 `order_due_ms_max`
@@ -98,50 +98,15 @@ async function render(orders) {
   list.replaceChildren(...items);
 }
 
-let refreshing = null;
-let again = false;
-async function refresh() {
-  if (refreshing) {
-    again = true; // an event during a refresh: read once more after it
-    return refreshing;
-  }
-  refreshing = (async () => {
-    do {
-      again = false;
-      const { status, json } = await api(`/api/v1/accounts/${me.account}/orders`);
-      if (status === 200) await render(json.orders);
-      else if (status !== 404) listProblem.textContent = msg("network");
-    } while (again);
-  })().finally(() => {
-    refreshing = null;
-  });
-  return refreshing;
-}
+const refresh = coalesced(async () => {
+  const { status, json } = await api(`/api/v1/accounts/${me.account}/orders`);
+  if (status === 200) await render(json.orders);
+  else if (status !== 404) listProblem.textContent = msg("network");
+});
 
-const revocations = new Map(); // order id → its one Submission
-async function revoke(o, button) {
-  if (button.disabled) return;
-  button.disabled = true;
-  listProblem.textContent = "";
-  try {
-    const key = await unlockedKey(me);
-    if (!revocations.has(o.id)) {
-      revocations.set(o.id, new Submission(body("revoke_standing_order", {
-        account: me.account, order: o.id,
-      }), key));
-    }
-    const outcome = await revocations.get(o.id).submit();
-    if (!outcome.ok) {
-      listProblem.textContent = outcome.text;
-      if (!outcome.retry) revocations.delete(o.id);
-      return;
-    }
-    listProblem.textContent = msg("revoked-done");
-    await refresh();
-  } finally {
-    button.disabled = false;
-  }
-}
+const act = oncePerItem({ me, problem: listProblem, doneText: msg("revoked-done"), after: refresh });
+const revoke = (o, button) =>
+  act(o.id, button, () => body("revoke_standing_order", { account: me.account, order: o.id }));
 
 // ---- the form ----
 

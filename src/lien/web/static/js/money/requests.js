@@ -9,8 +9,8 @@
 import { loadDeviceKey } from "../keys.js";
 import { decryptMemo, isMemoBox } from "../memo.js";
 import {
-  $, Submission, api, displayAccount, formatAmount, lang, member, msg, names, root, show,
-  unlockedKey, watch,
+  $, api, coalesced, displayAccount, formatAmount, lang, member, msg, names, oncePerItem, root,
+  show, watch,
 } from "./common.js";
 
 const me = await member();
@@ -129,45 +129,18 @@ async function render(requests) {
   if (Number.isFinite(next)) timer = setTimeout(() => render(requests), Math.min(next - Date.now() + 50, 2 ** 30));
 }
 
-let refreshing = null;
-async function refresh() {
-  if (refreshing) return refreshing;
-  refreshing = (async () => {
-    const { status, json } = await api(`/api/v1/accounts/${me.account}/requests`);
-    if (status === 200) await render(json.requests);
-    else if (status !== 404) problem.textContent = msg("network");
-  })().finally(() => {
-    refreshing = null;
-  });
-  return refreshing;
-}
+const refresh = coalesced(async () => {
+  const { status, json } = await api(`/api/v1/accounts/${me.account}/requests`);
+  if (status === 200) await render(json.requests);
+  else if (status !== 404) problem.textContent = msg("network");
+});
 
-const declines = new Map(); // request id → its one Submission
-async function decline(r, button) {
-  if (button.disabled) return;
-  button.disabled = true;
-  problem.textContent = "";
-  try {
-    const key = await unlockedKey(me);
-    if (!declines.has(r.id)) {
-      const txBody = {
-        chain: root.dataset.chain, type: "decline_request", expires: r.expires_ms, nonce: r.id,
-        from: me.account, to: r.to, currency: r.currency, request: r.id,
-      };
-      declines.set(r.id, new Submission(txBody, key));
-    }
-    const outcome = await declines.get(r.id).submit();
-    if (!outcome.ok) {
-      problem.textContent = outcome.text;
-      if (!outcome.retry) declines.delete(r.id);
-      return;
-    }
-    problem.textContent = msg("declined-done");
-    await refresh();
-  } finally {
-    button.disabled = false;
-  }
-}
+const act = oncePerItem({ me, problem, doneText: msg("declined-done"), after: refresh });
+const decline = (r, button) =>
+  act(r.id, button, () => ({
+    chain: root.dataset.chain, type: "decline_request", expires: r.expires_ms, nonce: r.id,
+    from: me.account, to: r.to, currency: r.currency, request: r.id,
+  }));
 
 show(list);
 watch(me.account, () => refresh().catch(() => {}));
