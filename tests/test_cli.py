@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,17 +32,6 @@ from lien.wallet import Member, keystore, memo
 
 NNBSP = "\u202f"  # the thousands separator of format_amount
 TX_ID = re.compile(r"transaction ([0-9a-f]{64})")
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("cli") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
 
 
 @pytest.fixture()

@@ -6,27 +6,14 @@ submitted or changed (the signup and login forms: ``test_wallet_screens``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cli_support import Founders, ServedNode
 from money_support import (account, business_profile, lien_balance, phone, ready, sign_up,
                            transfers)
 from playwright.sync_api import Browser, expect
 
 TIMEOUT = 15_000
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("forms") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
 
 
 def test_every_money_form_and_the_password_change_refuse_bad_input_in_french_and_send_nothing(

@@ -6,11 +6,9 @@ key-encryption key ever leaving the browser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from cli_support import Founders, ServedNode
 from browser_support import axe_violations, screenshot
 from money_support import (PASSWORD, account, business_profile, lien_balance, phone, ready,
@@ -21,17 +19,6 @@ from lien.wallet import Member
 from lien.wallet.memo import reference_hash
 
 TIMEOUT = 15_000
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("money") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
 
 
 def member(founders: Founders, tmp: Path, name: str, kind: str = "personal",

@@ -6,30 +6,17 @@ thread."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from browser_support import axe_violations, screenshot
 from cli_support import Founders, ServedNode
+from server_support import poll
 from money_support import business_profile, phone, sign_up
 from playwright.sync_api import Browser, expect
 
 from lien.wallet import Member
 
 TIMEOUT = 15_000
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("notify") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
 
 
 def member(founders: Founders, tmp: Path, name: str, kind: str = "personal",
@@ -45,10 +32,9 @@ def test_a_payment_received_is_notified_in_the_menu_and_the_list_and_marked_read
     client = member(founders, tmp_path, "cliente", nantie_minor=2_000)  # no wallet login
     founders.submit(founders.maker.pay(client, shop.member, 800))
     owner = phone(browser, node.url, shop)
-    deadline = time.monotonic() + TIMEOUT / 1000  # the notifier writes off the node's thread
-    while not owner.context.request.get(
-            f"{node.url}/wallet/api/notifications").json()["notifications"]:
-        assert time.monotonic() < deadline, "no notification written"
+    poll(lambda: owner.context.request.get(  # the notifier writes off the node's thread
+        f"{node.url}/wallet/api/notifications").json()["notifications"],
+        TIMEOUT / 1000, "the notification written")
     grouped = f"{client.account[:4]}-{client.account[4:8]}-{client.account[8:]}"
     text = f"Paiement reçu : 8,00 LIEN de {grouped}."
     owner.page.goto("/compte")

@@ -7,11 +7,9 @@ and the request's note and reference never in clear in the node's files."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from cli_support import Founders, ServedNode
 from browser_support import screenshot
 from money_support import PASSWORD, business_profile, phone, ready, sign_up
@@ -24,17 +22,6 @@ from lien.wallet import TxMaker
 TIMEOUT = 15_000
 NOTE = "Panier du jeudi, merci"
 REFERENCE = "CMD-4217"
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("requests") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
 
 
 def history(node: ServedNode, account: str) -> list[dict[str, Any]]:

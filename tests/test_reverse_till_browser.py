@@ -29,17 +29,6 @@ SHOP = "Boulangerie du Marché"
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
-    with ServedNode(tmp_path_factory.mktemp("reverse") / "node") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def founders(node: ServedNode) -> Founders:
-    return Founders(node)
-
-
-@pytest.fixture(scope="module")
 def shop(node: ServedNode, founders: Founders) -> Account:
     return sign_up(node.url, founders, "boulangerie@example.org", "business",
                    business_profile(SHOP))
