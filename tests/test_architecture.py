@@ -26,8 +26,11 @@ ALLOWED = {
     # the service layer of personal data (people, logins, sessions); wallet: the KDF parameters
     "members": {"ledger", "chain", "store", "wallet"},
     "node": {"ledger", "chain", "store", "ordering", "wallet"},  # wallet: keystores, for init
-    "web": {"ledger", "chain", "store", "node", "members", "wallet"},  # store: record types, never SQL
-    "cli": {"ledger", "chain", "store", "node", "web", "members", "wallet", "bench"},
+    # joins nodes: NATS servers, validators' signatures, catching up from peers, the demo
+    "federation": {"ledger", "chain", "store", "ordering", "node", "wallet"},
+    "web": {"ledger", "chain", "store", "node", "members", "wallet", "federation"},  # store: record types, never SQL
+    "cli": {"ledger", "chain", "store", "node", "web", "members", "wallet", "bench",
+            "federation"},
 }
 #: third-party packages each layer may import (the standard library is always allowed)
 THIRD_PARTY = {
@@ -35,8 +38,10 @@ THIRD_PARTY = {
     "chain": {"nacl"},
     "wallet": {"nacl", "argon2"},
     "members": {"argon2"},
+    "ordering": {"nats"},
+    "federation": {"nats", "httpx", "nacl"},
     "web": {"fastapi", "starlette", "uvicorn", "httptools", "pydantic", "jinja2", "babel",
-            "segno"},
+            "segno", "prometheus_client"},
 }
 
 
