@@ -116,7 +116,7 @@ def test_the_public_apis_are_pinned() -> None:
         "sign_header", "verify_receipt",
     ]
     assert sorted(lien.ordering.__all__) == [
-        "CutBlock", "EmbeddedLog", "LogEntry", "OrderingLog", "cut_blocks",
+        "CutBlock", "EmbeddedLog", "LogEntry", "LogUnavailable", "OrderingLog", "cut_blocks",
     ]
     assert sorted(lien.wallet.__all__) == [
         "AnswerInvalid", "Balance", "LANGS", "Lang", "Member", "StatementEntry", "TxMaker",

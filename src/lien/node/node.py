@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import nacl.signing
@@ -66,8 +66,9 @@ from ..ledger import (
 from ..ledger.crypto import sha256_hex
 from ..ledger.signers import Signer, check_signer, signer_of
 from ..ledger.transactions import signature_refusal
-from ..ordering import CutBlock, EmbeddedLog, LogEntry, OrderingLog, cut_blocks
+from ..ordering import CutBlock, EmbeddedLog, LogEntry, LogUnavailable, OrderingLog, cut_blocks
 from ..store import BlockWrite, NodeStore, StoreFull
+from .finality import Equivocation, StateDiverged, Tally, Vote, heights_ahead_max
 from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
@@ -163,6 +164,8 @@ def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
 
 Waiter = Callable[[Status], None]
 Listener = Callable[[str, TxEvent], None]
+#: Where a validator's own votes go (a federation sends them to the other nodes).
+VoteSink = Callable[[Vote], None]
 #: Called by admission with the signer of each transaction that passed every check and is new to
 #: the node, just before they are queued (the API's rate limits); raising refuses them all, and
 #: nothing is queued.
@@ -187,6 +190,11 @@ class NodeSettings:
     #: Longest a submission waits for the state of a node that just started (admission checks
     #: signers against it) before it is refused as busy.
     load_wait_ms_max: int = 10_000
+    #: Validators' votes received and not yet tallied (more are dropped: they come again).
+    votes_queue_max: int = 100_000
+    #: Executed transactions whose waiters wait for finality (beyond, the waiters of the
+    #: oldest blocks are told ``executed`` only: they can ask the status later).
+    awaiting_final_max: int = 200_000
 
 
 class NodeStopped(Exception):
@@ -253,9 +261,21 @@ class Node:
         last = store.last_block()
         self.last_hash = last.header.hash if last else self.config.genesis_root().hex()
         #: Finality is sequential: a certified block commits to every block before it. The
-        #: certificate of the last block is checked once here, then finality is pushed.
-        final = last is not None and self.validators.is_final(last.header.hash, last.signatures)
-        self.final_height = last.header.height if final and last else 0
+        #: highest certified block is found once here, then finality is pushed (``finality``).
+        self._unfinal: dict[int, str] = {}  #: height -> hash of this node's non-final blocks
+        self.final_height = self._find_final_height(last.header.height if last else 0)
+        self.tally = Tally(self.validators)
+        self._votes_in: list[Vote] = []
+        #: where this validator's votes go (``lien.federation`` sets it); None: nowhere
+        self.vote_sink: VoteSink | None = None
+        #: validators caught signing two headers at one height (kept, shown, never forgotten)
+        self.evidence: list[Equivocation] = []
+        self.on_evidence: Callable[[Equivocation], None] | None = None
+        #: height -> what to push once that block is final: (waiters, final status) and events
+        self._awaiting: dict[int, tuple[list[tuple[list[Waiter], Status]],
+                                        list[tuple[frozenset[str], TxEvent]]]] = {}
+        self._awaiting_count = 0
+        self._log_down_since: float | None = None  #: the log has been unavailable since
         #: where a validator records what it signs before it signs (see ``signing``); held
         #: by this node alone until ``stop``
         self.signing: SigningRecord | None = None
@@ -304,6 +324,32 @@ class Node:
         except BaseException:
             self._release()
             raise
+
+    def _find_final_height(self, height: int) -> int:
+        """The highest certified block (scanning back from ``height``); remembers the hashes
+        of the blocks above it, which still wait for their certificate."""
+        window = 256
+        while height > 0:
+            blocks = self.store.blocks(max(0, height - window), window)
+            for block in reversed(blocks):
+                if self.validators.is_final(block.header.hash, block.signatures):
+                    return block.header.height
+                self._unfinal[block.header.height] = block.header.hash
+            height = max(0, height - window)
+        return 0
+
+    def unfinal_votes(self) -> list[Vote]:
+        """This validator's own votes on the blocks not final yet (from their stored
+        signatures): a federation sends them again after a restart."""
+        if self.validator_key is None:
+            return []
+        key = bytes(self.validator_key.verify_key).hex()
+        votes = []
+        for height, block_hash in sorted(self._unfinal.items()):
+            block = self.store.block(height)
+            if block is not None and key in block.signatures:
+                votes.append(Vote(height, block_hash, key, block.signatures[key]))
+        return votes
 
     def _release(self) -> None:
         """Give back the signing record and the database this node held (``stop``)."""
@@ -592,10 +638,18 @@ class Node:
         if not items and not tick and not probe:
             return False
         try:
-            entries = self.ordering.append([p.encoded for p in items], now, tick or probe)
+            entries = self.ordering.append([p.encoded for p in items], now, tick or probe,
+                                           ids=[p.tx.id for p in items])
         except StoreFull as exc:
             self._refuse_unwritten(items, exc)
             return False
+        except LogUnavailable as exc:
+            self._log_unavailable(items, exc)
+            return False
+        if self._log_down_since is not None:
+            log.warning("the log is back after %.1f s",
+                        time.monotonic() - self._log_down_since)
+            self._log_down_since = None
         self._log_retry_s = 0.0
         self._space_back("log")
         if probe:
@@ -605,22 +659,48 @@ class Node:
             self._last_tick_ms = now
             self._tick_position = entries[-1].position
         accepted: list[_Pending] = []
+        settled: list[_Pending] = []
         with self._lock:
             for entry, pending in zip(entries[: len(items)], items, strict=True):  # then a tick
-                self._admitted[entry.position] = pending.tx
-                if self._pending.get(pending.tx.id) is pending:
+                if not entry.duplicate:
+                    self._admitted[entry.position] = pending.tx
+                if self._pending.get(pending.tx.id) is not pending:
+                    continue
+                if entry.duplicate and entry.position <= self._read_position:
+                    # The log held this id already, and the block loop has read past it:
+                    # that copy's outcome is this transaction's.
+                    del self._pending[pending.tx.id]
+                    settled.append(pending)
+                else:
                     pending.stage = "accepted"
                     accepted.append(pending)
         for pending in accepted:
             status = Status(pending.tx.id, "accepted")
             for waiter in list(pending.waiters):
                 waiter(status)
+        for pending in settled:
+            known = self.status(pending.tx.id) or Status(pending.tx.id, "accepted")
+            for waiter in list(pending.waiters):
+                waiter(known)
         return more
+
+    def _log_unavailable(self, items: list[_Pending], exc: LogUnavailable) -> None:
+        """The log could not be reached (a federation's stream electing a leader): the batch
+        goes back to the head of the queue and is appended again later — with the same ids,
+        which the log deduplicates if a part of it was written."""
+        with self._lock:
+            self._incoming = items + self._incoming
+        if self._log_down_since is None:
+            self._log_down_since = time.monotonic()
+            log.warning("%s; the queue waits and is appended again", exc)
+        self._log_retry_s = self._retry_delay_s(self._log_retry_s)
 
     def _admit_wait_s(self) -> float:
         """How long the admit loop sleeps unless woken: the block interval, or while the log
         is full the delay before it tries again."""
-        return self._log_retry_s if "log" in self._full else self.settings.block_interval_ms / 1000
+        if "log" in self._full or self._log_down_since is not None:
+            return self._log_retry_s
+        return self.settings.block_interval_ms / 1000
 
     def _refuse_unwritten(self, items: list[_Pending], exc: StoreFull) -> None:
         """The log could not take ``items`` for lack of space, nor would it take what is queued
@@ -679,12 +759,20 @@ class Node:
         if not self._ready.is_set():
             self._load_state()
         while True:
+            if self._votes_in:
+                self._tally_votes()
             entries = self.ordering.read(self._read_position, self.settings.read_entries_max)
             if entries:
                 self._read_position = entries[-1].position
                 self._open.extend(entries)
+                unticked = (len(entries) < self.settings.read_entries_max
+                            and entries[-1].tx is not None and not self._untick)
+                if unticked:
+                    # The log ends with transactions no tick closed yet, whoever wrote them
+                    # (another node of a federation): this node ticks too.
+                    self._untick = True
                 blocks = self._cut_and_execute()
-                if blocks and self._untick:
+                if (blocks or unticked) and self._untick:
                     self._wake.set()  # caught up: the admit loop may close the next block
                 continue
             if not self._running.is_set() and not self._admitting():
@@ -727,6 +815,7 @@ class Node:
                   if block.time_ms < self._lookup_until_ms else frozenset[str]())
         outcome = apply_block(self.state, txs, block.time_ms, executed_before=before)
         header = header_for(self.chain_id, self.last_hash, outcome)
+        self._refuse_diverged(header.height, header.hash)
         # The state has applied the block: from here on this block is written as it is,
         # however long the disk stays full (``_written``), and no later block executes.
         signatures = self._written(lambda: self._sign(header))
@@ -740,8 +829,15 @@ class Node:
         self._consumed_position = block.last_position
         if self.validators.is_final(header.hash, signatures):
             self.final_height = header.height
+        else:
+            self._unfinal[header.height] = header.hash
         self.summary = summarise(self.state, self.last_hash, self.final_height)
         self._notify(outcome, header, first_seq, refused)
+        if self.vote_sink is not None:
+            for key, signature in signatures.items():
+                self.vote_sink(Vote(header.height, header.hash, key, signature))
+        if self._unfinal:
+            self._advance_finality()
 
     def _sign(self, header: Header) -> dict[str, bytes]:
         """This node's signature of ``header`` if it is a validator, recorded before it is made
@@ -824,13 +920,101 @@ class Node:
         for waiters, status in done:
             for waiter in waiters:
                 waiter(status)
-        if self._listeners:
-            for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results, strict=True)):
-                event = TxEvent(tx.id, tx.type, result.to_json(), header.height,
-                                first_seq + i, state)
-                for account in outcome.touched[i]:
-                    for listener in list(self._listeners):
-                        listener(account, event)
+        events = [(frozenset(outcome.touched[i]),
+                   TxEvent(tx.id, tx.type, result.to_json(), header.height, first_seq + i, state))
+                  for i, (tx, result) in enumerate(zip(outcome.txs, outcome.results,
+                                                       strict=True))] if self._listeners else []
+        self._publish_events(events)
+        if state == "executed":
+            self._await_final(header.height, done, events)
+
+    def _publish_events(self, events: list[tuple[frozenset[str], TxEvent]]) -> None:
+        for accounts, event in events:
+            for account in accounts:
+                for listener in list(self._listeners):
+                    listener(account, event)
+
+    def _await_final(self, height: int, done: list[tuple[list[Waiter], Status]],
+                     events: list[tuple[frozenset[str], TxEvent]]) -> None:
+        """Remember what to push once block ``height`` is final (bounded: past
+        ``awaiting_final_max``, the oldest block's waiters are let go — they heard
+        ``executed`` and can ask the status)."""
+        waiting = [(waiters, replace(status, state="final")) for waiters, status in done
+                   if waiters and status.state == "executed"]
+        finals = [(accounts, replace(event, status="final")) for accounts, event in events]
+        if not waiting and not finals:
+            return
+        self._awaiting[height] = (waiting, finals)
+        self._awaiting_count += len(waiting) + len(finals)
+        while self._awaiting_count > self.settings.awaiting_final_max and self._awaiting:
+            oldest = min(self._awaiting)
+            dropped = self._awaiting.pop(oldest)
+            self._awaiting_count -= len(dropped[0]) + len(dropped[1])
+
+    # -- finality: the validators' votes -------------------------------------------------------
+    def receive_votes(self, votes: Sequence[Vote]) -> None:
+        """Votes from the federation (any thread): tallied by the block loop, soon."""
+        with self._lock:
+            room = self.settings.votes_queue_max - len(self._votes_in)
+            self._votes_in.extend(votes[:max(0, room)])
+        if len(votes) > room:
+            log.warning("%d votes dropped: the queue of votes is full", len(votes) - max(0, room))
+        self.ordering.wake()
+
+    def _tally_votes(self) -> None:
+        with self._lock:
+            votes, self._votes_in = self._votes_in, []
+        ceiling = self.state.height + heights_ahead_max
+        for vote in votes:
+            if not self.final_height < vote.height <= ceiling:
+                continue
+            evidence = self.tally.add(vote)
+            if evidence is not None:
+                self._record_evidence(evidence)
+        self._advance_finality()
+
+    def _record_evidence(self, evidence: Equivocation) -> None:
+        if any(e.height == evidence.height and e.key == evidence.key for e in self.evidence):
+            return
+        self.evidence.append(evidence)
+        log.critical("validator %s signed two headers at height %d (%s and %s): evidence kept",
+                     evidence.key, evidence.height, evidence.first[0], evidence.second[0])
+        if self.on_evidence is not None:
+            self.on_evidence(evidence)
+
+    def _refuse_diverged(self, height: int, block_hash: str) -> None:
+        other = self.tally.certified_other(height, block_hash)
+        if other is not None:
+            raise StateDiverged(height, block_hash, other[0], other[1])
+
+    def _advance_finality(self) -> None:
+        """Certify this node's blocks that more than 2/3 of the validators signed, move the
+        final height to the highest, and push ``final`` to their waiters and listeners."""
+        final = self.final_height
+        certified: list[tuple[int, str, dict[str, bytes]]] = []
+        for height in sorted(self._unfinal):
+            block_hash = self._unfinal[height]
+            self._refuse_diverged(height, block_hash)
+            signatures = self.tally.signatures(height, block_hash)
+            if len(signatures) >= self.validators.quorum:
+                certified.append((height, block_hash, signatures))
+                final = height
+        if final == self.final_height:
+            return
+        for height, block_hash, signatures in certified:
+            self._written(lambda: self.store.set_signatures(height, block_hash, signatures))
+        for height in [h for h in self._unfinal if h <= final]:
+            del self._unfinal[height]
+        self.tally.forget_through(final)
+        self.final_height = final
+        self.summary = replace(self.summary, final_height=final)
+        for height in sorted(h for h in self._awaiting if h <= final):
+            waiting, events = self._awaiting.pop(height)
+            self._awaiting_count -= len(waiting) + len(events)
+            for waiters, status in waiting:
+                for waiter in waiters:
+                    waiter(status)
+            self._publish_events(events)
 
     def _first_outcome(self, status: Status) -> Status:
         if status.state == "rejected" and status.reason == Reason.DUPLICATE.value:

@@ -13,8 +13,8 @@ builds the same blocks:
   every node that executed the same blocks);
 * its time is the closing entry's time, never less than the previous block's.
 
-Backends: ``EmbeddedLog`` (the node's own database; one process) now; a NATS JetStream stream
-(federation) later, behind the same interface.
+Backends: ``EmbeddedLog`` (the node's own database; one process) and ``JetStreamLog`` (a
+replicated NATS JetStream stream shared by the nodes of a federation, ``jetstream``).
 """
 
 from __future__ import annotations
@@ -31,15 +31,26 @@ class LogEntry:
     position: int
     time_ms: int
     tx: bytes | None  #: the encoded transaction; None for a tick
+    #: returned by ``append`` only: the log already held this id (a retry, or another writer's
+    #: copy) at ``position``, whose bytes may differ from the ones appended
+    duplicate: bool = False
+
+
+class LogUnavailable(Exception):
+    """The log could not be reached within its wait (a federation's stream without a leader):
+    what was appended may or may not be in it; appending the same ids again is safe."""
 
 
 class OrderingLog(Protocol):
     """What the node needs from an ordering backend."""
 
-    def append(self, txs: Sequence[bytes], time_ms: int, tick: bool) -> list[LogEntry]:
-        """Append transactions (and a closing tick); returns the entries written. When it
-        returns, the log holds them durably: this is what ``accepted`` means. Raises
-        ``lien.store.StoreFull`` when the disk is full: then nothing was appended."""
+    def append(self, txs: Sequence[bytes], time_ms: int, tick: bool,
+               ids: Sequence[str] | None = None) -> list[LogEntry]:
+        """Append transactions (and a closing tick); returns their entries, in the order
+        given. When it returns, the log holds them durably: this is what ``accepted`` means.
+        ``ids``: the transactions' ids (a shared log deduplicates by them). Raises
+        ``lien.store.StoreFull`` when the disk is full: then nothing was appended; and
+        ``LogUnavailable`` when the log cannot be reached."""
         ...
 
     def read(self, after: int, limit: int) -> list[LogEntry]:
@@ -49,6 +60,10 @@ class OrderingLog(Protocol):
     def wait(self, after: int, timeout_s: float) -> bool:
         """Block until the log holds an entry after ``after`` (True) or ``timeout_s`` passed
         (False): the subscription the block loop sleeps on, woken by appends."""
+        ...
+
+    def wake(self) -> None:
+        """Wake the waiters once (the node has other work: validators' signatures)."""
         ...
 
     def close(self) -> None:

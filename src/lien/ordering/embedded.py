@@ -30,8 +30,10 @@ class EmbeddedLog:
         self._lock = threading.Lock()
         self._appended = threading.Condition(self._lock)
         self._closed = False
+        self._woken = False
 
-    def append(self, txs: Sequence[bytes], time_ms: int, tick: bool) -> list[LogEntry]:
+    def append(self, txs: Sequence[bytes], time_ms: int, tick: bool,
+               ids: Sequence[str] | None = None) -> list[LogEntry]:
         with self._lock:
             start = self.position + 1
             entries = [LogEntry(start + i, time_ms, tx) for i, tx in enumerate(txs)]
@@ -57,9 +59,15 @@ class EmbeddedLog:
 
     def wait(self, after: int, timeout_s: float) -> bool:
         with self._appended:
-            return self._appended.wait_for(
-                lambda: self.position > after or self._closed, timeout_s
-            ) and not self._closed
+            woke = self._appended.wait_for(
+                lambda: self.position > after or self._closed or self._woken, timeout_s)
+            self._woken = False
+            return woke and not self._closed
+
+    def wake(self) -> None:
+        with self._appended:
+            self._woken = True
+            self._appended.notify_all()
 
     def close(self) -> None:
         with self._appended:

@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -344,6 +344,16 @@ class Store:
             first_seq = self._write_chain(conn, block)
             self._write_local(conn, block.log_position, block.dropped)
         return first_seq
+
+    def set_signatures(self, height: int, block_hash: str, signatures: dict[str, bytes]) -> None:
+        with (raising_store_full(f"certificate of block {height}"), self._write_lock,
+              self.engine.begin() as conn):
+            updated = conn.execute(
+                update(t.blocks)
+                .where(t.blocks.c.height == height, t.blocks.c.hash == bytes.fromhex(block_hash))
+                .values(signatures=pack_signatures(signatures))).rowcount
+        if updated != 1:
+            raise StoreError(f"no block {block_hash} at height {height}")
 
     def _write_chain(self, conn: Connection, block: BlockWrite) -> int:
         """The chain part of a block: its header and certificate, transactions with results,
