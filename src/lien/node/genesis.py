@@ -48,15 +48,18 @@ def make_genesis(
     policy: dict[str, Any] | None = None,
     admin_count: int = 2,
     validator: nacl.signing.SigningKey | None = None,
+    validators: tuple[nacl.signing.SigningKey, ...] = (),
 ) -> Genesis:
     """A new chain with one currency, its admins, association and comptoir, all active.
 
     ``name`` is the human part of the chain id; the rest is derived from the genesis document,
     whose keys are new: every call makes a chain of its own. Raises ``GenesisInvalid`` for a
-    name that is not one (``lien.ledger.fields.CHAIN_NAME_RE``)."""
+    name that is not one (``lien.ledger.fields.CHAIN_NAME_RE``). ``validators``: a federation's
+    validator set (one key per association's node); ``validator`` is then the first."""
     governor = Member.new("association", "governor")
-    validator = validator or new_signing_key()
-    config = ChainConfig.new(name, time_ms, validators=(public_key_hex(validator),),
+    validator = validators[0] if validators else (validator or new_signing_key())
+    keys = validators or (validator,)
+    config = ChainConfig.new(name, time_ms, validators=tuple(public_key_hex(k) for k in keys),
                              governors=(governor.public_key,), governor_quorum=1)
     admins = [Member.new("association", f"admin {i + 1}") for i in range(admin_count)]
     association = Member.new("association", "association")

@@ -345,7 +345,8 @@ class Node:
             return []
         key = bytes(self.validator_key.verify_key).hex()
         votes = []
-        for height, block_hash in sorted(self._unfinal.items()):
+        for height, block_hash in sorted(dict(self._unfinal).items()):  # a copy: the block
+            # loop changes it meanwhile
             block = self.store.block(height)
             if block is not None and key in block.signatures:
                 votes.append(Vote(height, block_hash, key, block.signatures[key]))

@@ -126,15 +126,26 @@ class NatsLink:
         asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close(self) -> None:
+        """Close the connection, end every task left on the loop (readers, resenders), and
+        stop the loop."""
         try:
-            self.run(self.nc.close(), 5)
+            self.run(self._shutdown(), 10)
         except Exception as exc:  # closing a connection whose servers are gone
             log.warning("closing the NATS connection: %s", exc)
         self._stop_loop()
 
+    async def _shutdown(self) -> None:
+        await self.nc.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _stop_loop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 def stream_name_for(chain_id: str) -> str:

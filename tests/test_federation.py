@@ -1,0 +1,67 @@
+"""A federation on loopback: 3 real NATS servers (one JetStream cluster, a stream of 3
+replicas) and 3 nodes, each a validator, each on its own database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lien.ledger import check_all_invariants
+from lien.node.node import Node, Status
+
+from federation_support import Federated, federation, people, poll
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fed(tmp_path: Path) -> Iterator[Federated]:
+    yield from federation(tmp_path, 3)
+
+
+def ok(statuses: list[Status]) -> None:
+    bad = [s.to_json() for s in statuses if s.result is None or s.result["code"] != "ok"]
+    assert bad == []
+
+
+def same_chain(nodes: list[Node]) -> int:
+    """Every node holds the same blocks up to the lowest final height; returns that height."""
+    height = min(n.final_height for n in nodes)
+    chains = [[(b.header.height, b.header.hash, b.header.state_root)
+               for b in n.store.blocks(0, height)] for n in nodes]
+    assert all(chain == chains[0] for chain in chains)
+    assert len(chains[0]) == height
+    return height
+
+
+def test_payments_submitted_through_any_node_become_final_on_all_three(fed: Federated) -> None:
+    a, b, c = fed.running()
+    g, mk = fed.genesis, fed.maker
+    ok(a.run(g.bootstrap))
+    fed.wait_final(a.summary.height)
+    alice, bob, carol = people(fed, 3)
+    ok(b.run([mk.open(m) for m in (alice, bob, carol)]))
+    ok(c.run([mk.approve(g.admins[0], m) for m in (alice, bob, carol)]))
+    ok(a.run([mk.issue([g.comptoir], m, 10_000) for m in (alice, bob, carol)]))
+    finals: list[Status] = []
+    for node, (payer, payee) in zip((a, b, c), ((alice, bob), (bob, carol), (carol, alice)),
+                                    strict=True):
+        node.submit(mk.pay(payer, payee, 1_234), lambda s: finals.append(s)
+                    if s.state == "final" else None)
+    poll(lambda: len(finals) == 3, 60, "three payments final on the nodes they entered")
+    fed.wait_final(max(n.summary.height for n in fed.running()))
+    height = same_chain(fed.running())
+    assert height >= 5
+    for node in fed.running():
+        check_all_invariants(node.state)
+        assert node.status(finals[0].id).state == "final"
+        for m in (alice, bob, carol):
+            account = node.state.accounts[m.account]
+            assert account is not None
+    # a receipt from any node verifies against the genesis validators (3 of 3 signed)
+    from lien.chain import verify_receipt
+    receipt = b.receipt(finals[0].id)
+    assert receipt is not None
+    verify_receipt(receipt, g.config.validators)
