@@ -48,7 +48,7 @@ class FedNode:
     def start(self, replicas: int = 3) -> Node:
         config = FederationConfig(
             connection=Connection(servers=(self.server,), name=self.name), replicas=replicas,
-            consumer=self.name, tick_window_ms=20, peers=(), local_server=None)
+            consumer=self.name, peers=(), local_server=None)
         self.federation = Federation(config, self.directory, _chain_of(self.url))
         self.node = Node(Store(self.url), validator_key=self.key, ordering=self.federation.log,
                          signing_record=self.directory / "signing.json",

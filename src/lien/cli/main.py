@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 from pathlib import Path
 
 import typer
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import admin, till, wallet
+from . import admin, federation, till, wallet
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -131,11 +132,20 @@ def serve(
         fail(EXIT_USAGE, str(exc))
     except ValueError as exc:
         fail(EXIT_USAGE, f"{NodeDir(dir).settings_file}: {exc}")
+    federation = _open_federation(dir)
     try:
-        # The state loads in the node's block loop: the API answers queries at once from the
-        # store; submissions wait for the state (their signers are checked against it).
-        node = open_node(dir, load_in_background=True,
-                         startup_check=StartupCheck(latest_blocks=check_blocks))
+        try:
+            # The state loads in the node's block loop: the API answers queries at once from
+            # the store; submissions wait for the state (their signers are checked against it).
+            node = open_node(dir, load_in_background=True,
+                             startup_check=StartupCheck(latest_blocks=check_blocks),
+                             ordering=federation.log if federation is not None else None)
+            if federation is not None:
+                federation.attach(node)
+        except BaseException:
+            if federation is not None:
+                federation.close()
+            raise
     except ChainDamaged as exc:
         fail(EXIT_VERIFY, f"refusing to start: {exc}. Run `lien verify --dir {dir}` to verify "
                           "the whole chain (docs/operations.md)")
@@ -188,11 +198,38 @@ def serve(
         if background is not None:
             background.stop()
         node.stop()
+        if federation is not None:
+            federation.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if node.failure is not None:
         fail(EXIT_UNREACHABLE, f"node halted: {node.failure}")
     console.print(f"Nœud arrêté proprement (hauteur {node.summary.height})")
+
+
+def _open_federation(dir: Path) -> Any:
+    """The node's federation when node.toml's [ordering] says jetstream (its NATS server
+    started first when [nats] asks), else None; a clear exit on a bad configuration or an
+    unreachable cluster."""
+    from ..federation.federation import Federation, FederationConfigError, federation_config
+    from ..federation.natsd import NatsError
+    from ..node.setup import NodeDir, SetupError
+    from ..ordering import LogUnavailable
+
+    node_dir = NodeDir(dir)
+    try:
+        settings = node_dir.settings()
+        config = federation_config(dir, settings, default_consumer=dir.resolve().name)
+        if config is None:
+            return None
+        return Federation.open(config, dir, str(settings["chain_id"]),
+                               settings.get("nats", {}).get("binary"))
+    except SetupError as exc:
+        fail(EXIT_USAGE, str(exc))
+    except (FederationConfigError, OSError) as exc:
+        fail(EXIT_USAGE, f"{node_dir.settings_file}: {exc}")
+    except (NatsError, LogUnavailable) as exc:
+        fail(EXIT_UNREACHABLE, f"the federation's NATS cluster: {exc}")
 
 
 @app.command()
@@ -299,6 +336,7 @@ def export(
 # The wallet commands (keys, account, pay, balance, history, receipt): lien.cli.wallet.
 wallet.register(app)
 app.add_typer(till.till_app, name="till")
+app.add_typer(federation.federation_app, name="federation")
 # The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
 admin.register(app)
 

@@ -7,7 +7,6 @@
     servers = ["nats://127.0.0.1:4301", "nats://127.0.0.1:4302", "nats://127.0.0.1:4303"]
     replicas = 3                      # the stream's replicas (3 or 5)
     consumer = "asso-a"               # this node's durable consumer (default: its key)
-    tick_window_ms = 50
     # user = "lien"; password_file = "nats.password"; creds_file = "lien.creds"
     # tls_ca_file = "ca.pem"; tls_cert_file = "node.pem"; tls_key_file = "node-key.pem"
 
@@ -48,7 +47,6 @@ class FederationConfig:
     connection: Connection
     replicas: int
     consumer: str
-    tick_window_ms: int
     peers: tuple[str, ...]
     local_server: ServerSpec | None
 
@@ -107,7 +105,6 @@ def federation_config(directory: Path, settings: dict[str, Any],
         connection=connection,
         replicas=_int(ordering, "replicas", "ordering", 3),
         consumer=str(ordering.get("consumer", default_consumer)),
-        tick_window_ms=_int(ordering, "tick_window_ms", "ordering", 50),
         peers=_strings(federation, "peers", "federation"),
         local_server=_local_server(directory, settings.get("nats")),
     )
@@ -140,8 +137,7 @@ class Federation:
         self.link = NatsLink(config.connection)
         try:
             self.log = JetStreamLog(
-                self.link, StreamSettings.for_chain(chain_id, replicas=config.replicas,
-                                                    tick_window_ms=config.tick_window_ms),
+                self.link, StreamSettings.for_chain(chain_id, replicas=config.replicas),
                 consumer=config.consumer, identity_file=directory / "stream.json")
         except BaseException:
             self.link.close()

@@ -35,6 +35,7 @@ import nacl.signing
 from ..ledger import Tx, limits
 from ..ledger.crypto import signing_key_from_seed
 from ..ledger.fields import CHAIN_NAME_RE
+from ..ordering import OrderingLog
 from ..store import Login, NodeStore, Profile, Store, StoreError
 from ..wallet import Member, TxMaker, backup, keystore
 from ..wallet import memo as memos
@@ -108,9 +109,11 @@ def open_store(path: Path) -> Store:
 def open_node(path: Path, settings: NodeSettings | None = None,
               clock: Callable[[], int] = wall_clock_ms,
               load_in_background: bool = False,
-              startup_check: StartupCheck | None = None) -> Node:
+              startup_check: StartupCheck | None = None,
+              ordering: OrderingLog | None = None) -> Node:
     """The node of directory ``path``. ``startup_check``: first run ``integrity.quick_check``
-    on its database and raise ``ChainDamaged`` (naming what failed) if it fails."""
+    on its database and raise ``ChainDamaged`` (naming what failed) if it fails.
+    ``ordering``: the log of a federation (``lien.federation``); the embedded log otherwise."""
     node_dir = NodeDir(path)
     store = open_store(path)
     try:
@@ -126,7 +129,7 @@ def open_node(path: Path, settings: NodeSettings | None = None,
                                    f"{report.problem}")
         return Node(store, validator_key=node_dir.validator_key(), settings=settings,
                     clock=clock, signing_record=node_dir.signing_record,
-                    load_in_background=load_in_background)
+                    load_in_background=load_in_background, ordering=ordering)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None
@@ -169,7 +172,7 @@ def check_chain_name(name: str) -> None:
                          " of a-z, 0-9, '.' and '-', beginning with a letter or a digit")
 
 
-def _write_secret(path: Path, text: str) -> None:
+def write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text + "\n")
@@ -234,8 +237,8 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
     node_dir = NodeDir(path)
     chain_id = genesis.config.chain_id
     (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
-    _write_secret(path / "validator.key", bytes(genesis.validator).hex())
-    _write_secret(path / WEB_SECRET, os.urandom(32).hex())
+    write_secret(path / "validator.key", bytes(genesis.validator).hex())
+    write_secret(path / WEB_SECRET, os.urandom(32).hex())
     url = database
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{(path / url.removeprefix('sqlite:///')).resolve()}"
@@ -250,7 +253,7 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
                 signing_record=node_dir.signing_record)
     node.start()
     try:
-        _expect_ok(node.run(genesis.bootstrap), "genesis")
+        expect_ok(node.run(genesis.bootstrap), "genesis")
         kdf = DEMO_KDF if demo else None
         founders = {
             "governor": genesis.governor, "association": genesis.association,
@@ -279,7 +282,7 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
     return created
 
 
-def _expect_ok(statuses: list[Any], what: str) -> None:
+def expect_ok(statuses: list[Any], what: str) -> None:
     bad = [s for s in statuses if s.result is None or s.result["code"] != "ok"]
     if bad:
         raise SetupError(f"{what}: {bad[0].to_json()}")
@@ -362,7 +365,7 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
     ]
     txs += [maker.issue([genesis.comptoir], m, rng.randrange(5_000, 40_000, 500)) for m in people]
     txs += [maker.issue([genesis.comptoir], m, rng.randrange(20_000, 200_000, 1000)) for m in shops]
-    _expect_ok(node.run(txs), "demo members")
+    expect_ok(node.run(txs), "demo members")
     history: list[Tx] = []
     for n in range(payments):
         payer = rng.choice(people) if rng.random() < 0.7 else rng.choice(shops)

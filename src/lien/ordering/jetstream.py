@@ -16,9 +16,12 @@ transaction — or the same transaction sent to two nodes — takes one place.
   no leader (4–9 s after its leader dies): they are retried until ``unavailable_ms_max``, then
   ``LogUnavailable`` is raised — nothing is lost by retrying, the ids deduplicate.
   ``Nats-Expected-Last-Msg-Id`` is never used (it froze 3-replica streams, measured).
-* **Ticks**: an empty message with id ``tick-<window>`` (``tick_window_ms``). Every node
-  publishes them when the log holds transactions after its last tick; the stream keeps about
-  one per window, and they keep coming when any node is down.
+* **Ticks**: an empty message with id ``tick-after-<position>``, the last position the node
+  knows (read, or acknowledged to it). Every node publishes one when the log holds
+  transactions after its last tick, so ticks keep coming when any node is down; the stream
+  keeps one per position, so nodes ticking together add one tick, not three. (An id per time
+  window, ``tick-<window>``, lost ticks: a node whose batch followed another node's tick in
+  the same window got that earlier tick back as a duplicate, and its batch stayed open.)
 * **Reading**: a durable pull consumer per node (``node-<name>``), started at the position the
   node has consumed; a pump on the connection's loop fills a bounded buffer the block loop reads
   (its ``wait`` is woken by arrivals).
@@ -160,8 +163,6 @@ class StreamSettings:
     replicas: int = 3
     #: as long as a transaction may live: a retry within its lifetime is a duplicate
     duplicate_window_ms: int = limits.expiry_window_ms_max
-    #: ticks published within one window share an id: the stream keeps about one
-    tick_window_ms: int = 50
     #: publishes in flight at once for one batch
     publish_in_flight_max: int = 256
     publish_timeout_ms: int = 2_000
@@ -230,6 +231,7 @@ class JetStreamLog:
         self._want: int | None = None  #: restart the consumer after this position
         self._closed = False
         self._woken = False
+        self._known = 0  #: the highest position this node has read or been acknowledged
         self.failure: StreamReset | None = None
         self._space = asyncio.Event()
         info = link.run(ensure_stream(link.js, stream_config(settings),
@@ -279,9 +281,11 @@ class JetStreamLog:
             return LogEntry(seq, time_ms, data or None, duplicate)
 
         entries = list(await asyncio.gather(*(one(d, i) for d, i in zip(txs, ids, strict=True))))
+        with self._lock:
+            self._known = max([self._known, *(e.position for e in entries)])
+            after = self._known
         if tick:
-            window = time_ms // self.settings.tick_window_ms
-            entries.append(await one(b"", f"tick-{window}"))
+            entries.append(await one(b"", f"tick-after-{after}"))
         return entries
 
     async def _publish(self, data: bytes, msg_id: str, deadline: float) -> tuple[int, bool]:
@@ -377,6 +381,8 @@ class JetStreamLog:
                 await self._check_stream()
                 continue
             except Exception as exc:  # the cluster fails over, the consumer is gone: try again
+                if self._closed:
+                    break
                 log.warning("reading the stream %s: %s", self.settings.name, exc)
                 await asyncio.sleep(delay_s)  # no event tells when the cluster is back
                 delay_s = min(2 * delay_s, 1.0)
@@ -408,6 +414,7 @@ class JetStreamLog:
                     break
                 self._buffer.append(LogEntry(seq, time_ms, msg.data or None))
                 self._next = seq + 1
+                self._known = max(self._known, seq)
             self._arrived.notify_all()
 
     async def _check_stream(self) -> None:

@@ -1,0 +1,261 @@
+"""The demo federation: 3 NATS servers and 3 nodes on loopback, each node a validator of a
+different association, sharing one chain with the demo's members and history.
+
+``lien federation demo --dir DIR`` builds it once (``DemoFederation.create``) and runs it; run
+again, it starts the same federation from DIR. Layout::
+
+    DIR/federation.json   names, ports, databases (what ``open`` starts again)
+    DIR/nats/n1..n3/      the NATS servers (configuration, log, JetStream storage)
+    DIR/a, DIR/b, DIR/c   the nodes' directories (``lien serve --dir DIR/a``, ...); a holds
+                          the demo members' logins (personal data is node-local)
+
+The demo's history is made once, at creation, by node ``a`` in this process over the shared
+stream — the other nodes execute it from the stream when they start, and sign it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..ledger.crypto import new_signing_key
+from ..node.genesis import make_genesis
+from ..node.node import Node, NodeSettings, wall_clock_ms
+from ..node.setup import (DEMO_KDF, DEMO_PASSWORD, WEB_SECRET, NodeDir, expect_ok,
+                          write_secret, make_demo)
+from ..store import Store
+from ..wallet import keystore
+from .federation import Federation, federation_config
+from .natsd import NatsCluster, free_ports
+
+NAMES = ("a", "b", "c")
+ASSOCIATIONS = {"a": "Le LIEN (Saint-Étienne)", "b": "association B", "c": "association C"}
+#: how long a started node may take to answer
+serve_timeout_s = 60.0
+
+
+@dataclass
+class DemoNode:
+    name: str
+    directory: Path
+    http_port: int
+    database: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "serve.log"
+
+    def start(self) -> None:
+        lien = Path(sys.executable).parent / "lien"
+        log = self.log_file.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                [str(lien), "serve", "--dir", str(self.directory), "--port",
+                 str(self.http_port), "--no-verify-in-background"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        finally:
+            log.close()
+
+    def serving(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/api/v1/chain", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_serving(self, timeout_s: float = serve_timeout_s) -> None:
+        deadline = time.monotonic() + timeout_s
+        delay_s = 0.02
+        while not self.serving():
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"node {self.name} exited ({self.process.returncode}); "
+                                   f"see {self.log_file}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {self.name} not serving after {timeout_s} s")
+            time.sleep(delay_s)  # waiting for another process: no event to wait on
+            delay_s = min(2 * delay_s, 0.2)
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM: the node stops cleanly; returns its exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGCONT)
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        """``kill -9``."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def pause(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
+
+def _node_toml(chain_id: str, database: str, name: str, servers: Sequence[str],
+               peers: Sequence[str]) -> str:
+    quoted = ", ".join(f'"{s}"' for s in servers)
+    peer_list = ", ".join(f'"{p}"' for p in peers)
+    return (f'chain_id = "{chain_id}"\n'
+            f'database = "{database}"\n'
+            'validator_key = "validator.key"\n\n'
+            "[ordering]\n"
+            'backend = "jetstream"\n'
+            f"servers = [{quoted}]\n"
+            "replicas = 3\n"
+            f'consumer = "{name}"\n\n'
+            "[federation]\n"
+            f"peers = [{peer_list}]\n")
+
+
+class DemoFederation:
+    """The NATS cluster and the nodes of a demo federation in one directory."""
+
+    def __init__(self, directory: Path, cluster: NatsCluster, nodes: list[DemoNode]) -> None:
+        self.directory = directory
+        self.cluster = cluster
+        self.nodes = nodes
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / "federation.json"
+
+    @classmethod
+    def open(cls, directory: Path) -> DemoFederation:
+        """A demo federation made earlier in ``directory`` (not started)."""
+        data = json.loads((directory / "federation.json").read_text())
+        cluster = NatsCluster(directory / "nats", len(data["nats_ports"]) // 3,
+                              ports=data["nats_ports"])
+        nodes = [DemoNode(n["name"], directory / n["name"], n["http_port"], n["database"])
+                 for n in data["nodes"]]
+        return cls(directory, cluster, nodes)
+
+    @classmethod
+    def create(cls, directory: Path, *, databases: dict[str, str] | None = None,
+               http_ports: Sequence[int] | None = None, payments: int = 120,
+               progress: Callable[[str], None] = lambda message: None) -> DemoFederation:
+        """Build a new demo federation in ``directory`` (which must not hold one): genesis
+        with one validator per node, the NATS cluster (left running), the nodes' directories,
+        and the demo's members and history (made through node ``a`` over the stream).
+        ``databases``: a node's database URL (PostgreSQL, say) instead of its SQLite file."""
+        if (directory / "federation.json").exists():
+            raise FileExistsError(f"{directory} already holds a demo federation")
+        directory.mkdir(parents=True, exist_ok=True)
+        keys = tuple(new_signing_key() for _ in NAMES)
+        genesis = make_genesis("federation-demo", wall_clock_ms(), validators=keys)
+        chain_id = genesis.config.chain_id
+        nats_ports = free_ports(3 * len(NAMES))
+        ports = list(http_ports) if http_ports is not None else free_ports(len(NAMES))
+        cluster = NatsCluster(directory / "nats", len(NAMES), ports=nats_ports)
+        progress("NATS cluster")
+        cluster.start()
+        nodes = []
+        try:
+            for i, name in enumerate(NAMES):
+                node_path = directory / name
+                node_path.mkdir()
+                database = (databases or {}).get(name, "sqlite:///node.db")
+                (node_path / "genesis.json").write_text(
+                    json.dumps(genesis.config.to_json(), indent=2) + "\n")
+                write_secret(node_path / "validator.key", bytes(keys[i]).hex())
+                write_secret(node_path / WEB_SECRET, os.urandom(32).hex())
+                servers = [cluster.urls[i]] + [u for j, u in enumerate(cluster.urls) if j != i]
+                peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i]
+                (node_path / "node.toml").write_text(
+                    _node_toml(chain_id, database, name, servers, peers))
+                store = Store(NodeDir(node_path).database_url)
+                try:
+                    store.create(genesis.config)
+                finally:
+                    store.dispose()
+                nodes.append(DemoNode(name, node_path, ports[i], database))
+            fed = cls(directory, cluster, nodes)
+            progress("genesis and demo members, through node a")
+            fed._make_history(genesis, payments)
+            fed.manifest.write_text(json.dumps({
+                "chain_id": chain_id, "nats_ports": nats_ports,
+                "nodes": [{"name": n.name, "http_port": n.http_port, "database": n.database,
+                           "association": ASSOCIATIONS[n.name]} for n in nodes],
+            }, indent=2) + "\n")
+            return fed
+        except BaseException:
+            cluster.stop()
+            raise
+
+    def _make_history(self, genesis: Any, payments: int) -> None:
+        """Node ``a`` in this process, on the shared stream: genesis, founders' keystores, the
+        demo's members and payments. It executes them; the validators certify them once their
+        nodes run."""
+        path = self.nodes[0].directory
+        settings = NodeDir(path).settings()
+        config = federation_config(path, settings, "a")
+        assert config is not None
+        federation = Federation(config, path, genesis.config.chain_id)
+        node = Node(Store(NodeDir(path).database_url), validator_key=genesis.validator,
+                    ordering=federation.log, signing_record=NodeDir(path).signing_record,
+                    settings=NodeSettings(block_interval_ms=20))
+        federation.attach(node)
+        node.start()
+        try:
+            expect_ok(node.run(genesis.bootstrap), "genesis")
+            founders = {"governor": genesis.governor, "association": genesis.association,
+                        "comptoir": genesis.comptoir,
+                        **{f"admin-{i + 1}": a for i, a in enumerate(genesis.admins)}}
+            for name, member in founders.items():
+                keystore.write(path / "keys" / f"{name}.json",
+                               keystore.seal(member.key, DEMO_PASSWORD, member.kind, DEMO_KDF))
+            make_demo(node, genesis, path, payments=payments)
+        finally:
+            node.stop()
+            node.store.dispose()
+            federation.close()
+
+    # -- running ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """The NATS servers (if stopped), then every node; returns once all serve."""
+        if not all(s.running for s in self.cluster.servers):
+            self.cluster.start()
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes:
+            node.wait_serving()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.cluster.stop()
+
+    def heights(self) -> list[dict[str, Any]]:
+        """Each node's chain summary as it answers (None for a node that does not)."""
+        out = []
+        for node in self.nodes:
+            try:
+                out.append(httpx.get(f"{node.url}/api/v1/chain", timeout=2.0).json())
+            except (httpx.HTTPError, ValueError):
+                out.append({})
+        return out
