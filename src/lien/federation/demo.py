@@ -38,8 +38,11 @@ from ..wallet import keystore
 from .federation import Federation, federation_config
 from .natsd import NatsCluster, free_ports
 
-NAMES = ("a", "b", "c")
-ASSOCIATIONS = {"a": "Le LIEN (Saint-Étienne)", "b": "association B", "c": "association C"}
+NAMES = ("a", "b", "c", "d", "e")
+ASSOCIATIONS = {"a": "Le LIEN (Saint-Étienne)", "b": "association B", "c": "association C",
+                "d": "association D", "e": "association E"}
+#: NATS servers of a demo cluster (a node beyond the third connects to them too)
+NATS_SERVERS = 3
 #: how long a started node may take to answer
 serve_timeout_s = 60.0
 
@@ -156,27 +159,33 @@ class DemoFederation:
         return cls(directory, cluster, nodes)
 
     @classmethod
-    def create(cls, directory: Path, *, databases: dict[str, str] | None = None,
+    def create(cls, directory: Path, *, nodes: int = 3, databases: dict[str, str] | None = None,
                http_ports: Sequence[int] | None = None, payments: int = 120,
                progress: Callable[[str], None] = lambda message: None) -> DemoFederation:
         """Build a new demo federation in ``directory`` (which must not hold one): genesis
         with one validator per node, the NATS cluster (left running), the nodes' directories,
         and the demo's members and history (made through node ``a`` over the stream).
-        ``databases``: a node's database URL (PostgreSQL, say) instead of its SQLite file."""
+        ``databases``: a node's database URL (PostgreSQL, say) instead of its SQLite file.
+        ``nodes``: 3 by default; 4 validators tolerate one down (more than 2/3 is 3 of 4,
+        where 3 validators need all 3)."""
+        if not 1 <= nodes <= len(NAMES):
+            raise ValueError(f"a demo federation has 1 to {len(NAMES)} nodes")
+        names = NAMES[:nodes]
         if (directory / "federation.json").exists():
             raise FileExistsError(f"{directory} already holds a demo federation")
         directory.mkdir(parents=True, exist_ok=True)
-        keys = tuple(new_signing_key() for _ in NAMES)
+        keys = tuple(new_signing_key() for _ in names)
         genesis = make_genesis("federation-demo", wall_clock_ms(), validators=keys)
         chain_id = genesis.config.chain_id
-        nats_ports = free_ports(3 * len(NAMES))
-        ports = list(http_ports) if http_ports is not None else free_ports(len(NAMES))
-        cluster = NatsCluster(directory / "nats", len(NAMES), ports=nats_ports)
+        size = min(nodes, NATS_SERVERS)
+        nats_ports = free_ports(3 * size)
+        ports = list(http_ports) if http_ports is not None else free_ports(nodes)
+        cluster = NatsCluster(directory / "nats", size, ports=nats_ports)
         progress("NATS cluster")
         cluster.start()
-        nodes = []
+        members: list[DemoNode] = []
         try:
-            for i, name in enumerate(NAMES):
+            for i, name in enumerate(names):
                 node_path = directory / name
                 node_path.mkdir()
                 database = (databases or {}).get(name, "sqlite:///node.db")
@@ -184,7 +193,9 @@ class DemoFederation:
                     json.dumps(genesis.config.to_json(), indent=2) + "\n")
                 write_secret(node_path / "validator.key", bytes(keys[i]).hex())
                 write_secret(node_path / WEB_SECRET, os.urandom(32).hex())
-                servers = [cluster.urls[i]] + [u for j, u in enumerate(cluster.urls) if j != i]
+                own = i % size
+                servers = [cluster.urls[own]] + [u for j, u in enumerate(cluster.urls)
+                                                 if j != own]
                 peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i]
                 (node_path / "node.toml").write_text(
                     _node_toml(chain_id, database, name, servers, peers))
@@ -193,14 +204,14 @@ class DemoFederation:
                     store.create(genesis.config)
                 finally:
                     store.dispose()
-                nodes.append(DemoNode(name, node_path, ports[i], database))
-            fed = cls(directory, cluster, nodes)
+                members.append(DemoNode(name, node_path, ports[i], database))
+            fed = cls(directory, cluster, members)
             progress("genesis and demo members, through node a")
             fed._make_history(genesis, payments)
             fed.manifest.write_text(json.dumps({
                 "chain_id": chain_id, "nats_ports": nats_ports,
                 "nodes": [{"name": n.name, "http_port": n.http_port, "database": n.database,
-                           "association": ASSOCIATIONS[n.name]} for n in nodes],
+                           "association": ASSOCIATIONS[n.name]} for n in members],
             }, indent=2) + "\n")
             return fed
         except BaseException:

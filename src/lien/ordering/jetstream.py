@@ -81,6 +81,7 @@ class Connection:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     connect_timeout_s: float = 5.0
+    ping_interval_s: float = 2.0
 
 
 class NatsLink:
@@ -106,6 +107,8 @@ class NatsLink:
             "servers": list(c.servers), "name": c.name, "allow_reconnect": True,
             "max_reconnect_attempts": -1, "reconnect_time_wait": 0.25,
             "connect_timeout": c.connect_timeout_s,
+            # a server that stops answering (paused, cut off) is left within seconds
+            "ping_interval": c.ping_interval_s, "max_outstanding_pings": 2,
         }
         if c.user is not None:
             options.update(user=c.user, password=c.password or "")
