@@ -118,13 +118,36 @@ class VoteChannel:
         self._resender = asyncio.get_running_loop().create_task(self._resend())
 
     async def _resend(self) -> None:
-        """Publish again this validator's votes on blocks that stay non-final."""
+        """Publish again this validator's votes on blocks that stay non-final; and when
+        finality has not moved for a whole period while blocks wait, read the votes again
+        from the oldest of them (a subscription can stall silently when its server dies)."""
+        final = self.node.final_height
         while True:
             await asyncio.sleep(resend_interval_ms / 1000)  # a period, not a synchronisation
-            votes = await asyncio.get_running_loop().run_in_executor(
-                None, self.node.unfinal_votes)
+            loop = asyncio.get_running_loop()
+            votes = await loop.run_in_executor(None, self.node.unfinal_votes)
             for vote in votes:
                 await self._publish(vote)
+            stalled = self.node.final_height == final and self.node.summary.height > final
+            final = self.node.final_height
+            if stalled:
+                oldest = await loop.run_in_executor(None, self._oldest_unfinal_ms)
+                if oldest is not None:
+                    await self._resubscribe(oldest - replay_margin_ms)
+
+    async def _resubscribe(self, since_ms: int) -> None:
+        log.warning("finality has not moved for %d ms: reading the votes again",
+                    resend_interval_ms)
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except nats.errors.Error as exc:
+                log.debug("unsubscribing votes: %s", exc)
+            self._sub = None
+        try:
+            await self._subscribe(since_ms)
+        except (nats.errors.Error, nats.js.errors.Error) as exc:
+            log.warning("reading the votes again failed (%s): tried again later", exc)
 
     def close(self) -> None:
         self.node.vote_sink = None

@@ -60,6 +60,8 @@ T = TypeVar("T")
 
 #: "duplicate message id is in process": two publishers raced with one id; retry to learn it
 DUPLICATE_IN_PROCESS = 10158
+#: times one missing position is read again before the stream is declared to have lost it
+gap_retries_max = 3
 
 
 class StreamReset(Exception):
@@ -235,6 +237,8 @@ class JetStreamLog:
         self._closed = False
         self._woken = False
         self._known = 0  #: the highest position this node has read or been acknowledged
+        self._gap_at = 0  #: the position last found missing, and how many times in a row
+        self._gaps = 0
         self.failure: StreamReset | None = None
         self._space = asyncio.Event()
         info = link.run(ensure_stream(link.js, stream_config(settings),
@@ -410,10 +414,20 @@ class JetStreamLog:
                 if seq < self._next:
                     continue  # redelivered after a reconnect
                 if seq != self._next:
-                    self.failure = StreamReset(
-                        f"the stream {self.settings.name} skipped from {self._next} to {seq}: "
-                        "entries were lost or removed")
-                    log.critical("%s", self.failure)
+                    # A message delivered while the connection was failing over is lost to
+                    # this consumer (it does not ack): read again from the missing position.
+                    # Only a gap that stays is the stream's own loss.
+                    self._gaps = self._gaps + 1 if self._gap_at == self._next else 1
+                    self._gap_at = self._next
+                    if self._gaps > gap_retries_max:
+                        self.failure = StreamReset(
+                            f"the stream {self.settings.name} skips from {self._next} to "
+                            f"{seq}: entries were lost or removed")
+                        log.critical("%s", self.failure)
+                    else:
+                        log.warning("the stream skipped from %d to %d: reading again from %d",
+                                    self._next, seq, self._next)
+                        self._want = self._next - 1
                     break
                 self._buffer.append(LogEntry(seq, time_ms, msg.data or None))
                 self._next = seq + 1
@@ -429,6 +443,12 @@ class JetStreamLog:
             return
         created = info.created.isoformat() if info.created else ""
         with self._arrived:
+            if info.state.last_seq >= self._next and self._want is None:
+                # The stream holds entries this consumer did not deliver within a whole fetch:
+                # lost in a failover (it does not ack). Read again from the first missing.
+                log.warning("the stream holds entries up to %d, none came after %d: reading "
+                            "again", info.state.last_seq, self._next - 1)
+                self._want = self._next - 1
             if created != self.identity or info.state.last_seq < self._next - 1:
                 self.failure = StreamReset(
                     f"the stream {self.settings.name} changed under this node (created "
