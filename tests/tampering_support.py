@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from system_support import database, flip_byte, init_demo
+from system_support import CODE, database, flip_byte, init_demo
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Chain:
     middle_height: int
     last_height: int
     last_seq: int
-    #: a member holding nantie; the largest debtor and creditor in mutual credit
+    #: a member holding nantie; the largest debtor and creditor in mutual credit (in LIEN: the
+    #: demo's members of its second currency hold a membership of each, edited apart)
     rich_account: str
     debtor_account: str
     creditor_account: str
@@ -61,12 +62,12 @@ def demo_chain_at(path: Path) -> Chain:
         last_height, last_seq = conn.execute(
             "SELECT height, first_seq + tx_count - 1 FROM blocks ORDER BY height DESC LIMIT 1"
         ).fetchone()
-        (rich,) = conn.execute("SELECT account FROM memberships WHERE nantie > 0 "
-                               "ORDER BY nantie DESC LIMIT 1").fetchone()
-        (debtor,) = conn.execute("SELECT account FROM memberships WHERE credit < 0 "
-                                 "ORDER BY credit LIMIT 1").fetchone()
-        (creditor,) = conn.execute("SELECT account FROM memberships WHERE credit > 0 "
-                                   "ORDER BY credit DESC LIMIT 1").fetchone()
+        (rich,) = conn.execute("SELECT account FROM memberships WHERE currency = ? AND "
+                               "nantie > 0 ORDER BY nantie DESC LIMIT 1", (CODE,)).fetchone()
+        (debtor,) = conn.execute("SELECT account FROM memberships WHERE currency = ? AND "
+                                 "credit < 0 ORDER BY credit LIMIT 1", (CODE,)).fetchone()
+        (creditor,) = conn.execute("SELECT account FROM memberships WHERE currency = ? AND "
+                                   "credit > 0 ORDER BY credit DESC LIMIT 1", (CODE,)).fetchone()
     assert len(paid) > 20 and refused and len(heights) >= 4, "the demo history is too small"
     pay, no = paid[len(paid) // 2], refused[len(refused) // 2]
     return Chain(path, pay[0], pay[1], pay[2], pay[3], pay[4], no[0], no[1], no[2],
@@ -98,18 +99,18 @@ def change_amount(conn: sqlite3.Connection, seq: int, stored_body: bytes) -> Non
 
 
 def _nantie_balance(c: Chain, conn: sqlite3.Connection) -> list[str]:
-    conn.execute("UPDATE memberships SET nantie = nantie + 1 WHERE account = ?",
-                 (c.rich_account,))
+    conn.execute("UPDATE memberships SET nantie = nantie + 1 WHERE account = ? AND currency = ?",
+                 (c.rich_account, CODE))
     return [re.escape(c.rich_account)]
 
 
 def _credit_moved_zero_sum(c: Chain, conn: sqlite3.Connection) -> list[str]:
     """Credit moved between two members so that every sum still holds: only a record-by-
     record comparison with re-execution can see it."""
-    conn.execute("UPDATE memberships SET credit = credit + 100 WHERE account = ?",
-                 (c.debtor_account,))
-    conn.execute("UPDATE memberships SET credit = credit - 100 WHERE account = ?",
-                 (c.creditor_account,))
+    conn.execute("UPDATE memberships SET credit = credit + 100 WHERE account = ? AND "
+                 "currency = ?", (c.debtor_account, CODE))
+    conn.execute("UPDATE memberships SET credit = credit - 100 WHERE account = ? AND "
+                 "currency = ?", (c.creditor_account, CODE))
     return [f"({re.escape(c.debtor_account)}|{re.escape(c.creditor_account)})"]
 
 

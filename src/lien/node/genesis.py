@@ -1,13 +1,16 @@
-"""Genesis: the first document and transactions of a chain.
+"""Genesis: the first document and transactions of a chain, and the founding of a currency.
 
 ``make_genesis`` writes the genesis document and the bootstrap transactions of a chain with one
-currency: governors create it with its admins, its association account and its comptoir
-(issuer). The keys are ``lien.wallet.Member``s, signed for by ``lien.wallet.TxMaker`` as any
-wallet signs.
+currency. ``found_currency`` is how any currency is founded, the first one and any later one on
+the same chain (the demo's second currency, ``lien.node.setup.make_demo``): its own admins, its
+association account and its comptoir (issuer) open their accounts, then governors create the
+currency naming them. The keys are ``lien.wallet.Member``s, signed for by
+``lien.wallet.TxMaker`` as any wallet signs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,53 @@ DEFAULT_POLICY = {
     "credit_ceiling_default_minor": 200_000,
     "recovery_delay_ms": 48 * 3600 * 1000,
 }
+
+
+@dataclass
+class Founders:
+    """The founding accounts of one currency, its own: no other currency's admins or issuers
+    have any power in it (docs/protocol.md §7, "Several currencies on one chain")."""
+
+    code: str
+    admins: list[Member]
+    #: receives the reconversion fees (the policy's ``association``)
+    association: Member
+    #: the issuer
+    comptoir: Member
+    #: the founding transactions, in order: the openings (no currency), then ``create_currency``
+    txs: list[Tx]
+
+
+def found_currency(
+    maker: TxMaker,
+    governors: Sequence[Member],
+    code: str,
+    *,
+    policy: dict[str, Any] | None = None,
+    admin_count: int = 2,
+    label: str = "",
+) -> Founders:
+    """New keys for the admins, association and comptoir of currency ``code``, and the
+    transactions that open their accounts and create it, signed by ``governors`` (at least
+    the chain's ``governor_quorum`` of them). ``policy`` overrides ``DEFAULT_POLICY`` (the
+    association is always the new one); ``label`` begins the members' names (never on chain)."""
+    prefix = f"{label} " if label else ""
+    admins = [Member.new("association", f"{prefix}admin {i + 1}") for i in range(admin_count)]
+    association = Member.new("association", f"{prefix}association")
+    comptoir = Member.new("comptoir", f"{prefix}comptoir")
+    full_policy = {**DEFAULT_POLICY, **(policy or {}), "association": association.account}
+    txs = [maker.open(m, currency=None) for m in (*admins, association, comptoir)]
+    txs.append(
+        maker.make(
+            list(governors),
+            "create_currency",
+            code=code,
+            policy=full_policy,
+            admins=[a.account for a in admins],
+            issuers=[comptoir.account],
+        )
+    )
+    return Founders(code, admins, association, comptoir, txs)
 
 
 @dataclass
@@ -61,20 +111,8 @@ def make_genesis(
     keys = validators or (validator,)
     config = ChainConfig.new(name, time_ms, validators=tuple(public_key_hex(k) for k in keys),
                              governors=(governor.public_key,), governor_quorum=1)
-    admins = [Member.new("association", f"admin {i + 1}") for i in range(admin_count)]
-    association = Member.new("association", "association")
-    comptoir = Member.new("comptoir", "comptoir")
     maker = TxMaker(config.chain_id, lambda: time_ms)
-    full_policy = {**DEFAULT_POLICY, **(policy or {}), "association": association.account}
-    bootstrap = [maker.open(m, currency=None) for m in (*admins, association, comptoir)]
-    bootstrap.append(
-        maker.make(
-            [governor],
-            "create_currency",
-            code=currency,
-            policy=full_policy,
-            admins=[a.account for a in admins],
-            issuers=[comptoir.account],
-        )
-    )
-    return Genesis(config, governor, validator, admins, association, comptoir, bootstrap)
+    founders = found_currency(maker, [governor], currency, policy=policy,
+                              admin_count=admin_count)
+    return Genesis(config, governor, validator, founders.admins, founders.association,
+                   founders.comptoir, founders.txs)

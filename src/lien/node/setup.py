@@ -9,8 +9,10 @@
     DIR/node.db         the SQLite database (chain and state, node-local log, personal data);
                         its schema is upgraded when the node opens it (``Store.upgrade``)
     DIR/keys/*.json     encrypted keystores of the founding keys (governor, admins,
-                        association, comptoir) and, with --demo, of the demo members
+                        association, comptoir) and, with --demo, of the demo members and of
+                        the founders of the demo's second currency (``solv-*.json``)
     DIR/demo.json       with --demo: the demo logins (names are node-local, never on chain)
+                        and the second currency's founders and members
     DIR/web.secret      the node's secret for the members' wallet (hex, mode 0600): the fake
                         KDF salts that hide which e-mails have an account (``lien.members``)
     DIR/mail/           the e-mails to members, one .eml file each (node.toml's [mail] may
@@ -39,7 +41,7 @@ from ..ordering import OrderingLog
 from ..store import Login, NodeStore, Profile, Store, StoreError
 from ..wallet import Member, TxMaker, backup, keystore
 from ..wallet import memo as memos
-from .genesis import Genesis, make_genesis
+from .genesis import Founders, Genesis, found_currency, make_genesis
 from .integrity import ChainDamaged, CheckReport, StartupCheck, quick_check
 from .node import Node, NodeSettings, wall_clock_ms
 from .signing import SigningRecord, SigningRefused
@@ -301,6 +303,23 @@ DEMO_MEMOS = ["pain et viennoiseries", "livres", "légumes de saison", "café �
               "panier AMAP", "cadeau", "remboursement", "facture n° {n}", ""]
 
 
+#: The demo's second currency on the same chain (``make_demo``): a neighbour of the network
+#: with its own admins, association and comptoir. Its code sorts after LIEN: the web wallet
+#: serves the node's first currency by code (``NodeSummary.currencies[0]``).
+DEMO_SECOND_CODE = "SOLV"
+DEMO_SECOND_POLICY: dict[str, Any] = {
+    "name": "Le Sol-Violette",
+    "reconversion_fee_bp": 300,
+    "credit_floor_default_minor": -10_000,
+    "credit_ceiling_default_minor": 100_000,
+}
+#: Who joins it (indices in DEMO_PEOPLE and DEMO_BUSINESSES): they hold both currencies.
+#: Not the first person, whose wallet the browser tests and screenshots show with LIEN alone.
+DEMO_SECOND_PEOPLE = (1, 2, 7)
+DEMO_SECOND_BUSINESSES = (3, 4)
+DEMO_SECOND_MEMOS = ["café ☕", "réparation vélo", "goûter", "remboursement", ""]
+
+
 DEMO_CATEGORIES = ["alimentation", "culture", "alimentation", "restauration", "mobilite",
                    "agriculture"]
 
@@ -349,7 +368,14 @@ def _demo_login(store: Store, m: Member, email: str, n: int) -> None:
 
 
 def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> list[dict[str, str]]:
-    """Members, businesses and a few hundred payments, reproducibly shuffled."""
+    """A second currency on the same chain (``found_demo_second_currency``); members,
+    businesses and a few hundred payments in LIEN, reproducibly shuffled; then a few of them
+    join the second currency too and pay in it (``demo_second_currency_members``). Returns
+    the logins (``demo.json``'s members)."""
+    # Founded first: the start-up check takes the transactions before a currency's creation
+    # as concerning at least the accounts their stored history lists (node.integrity, "latest
+    # history"), so a currency founded after the history would blind it there.
+    second = found_demo_second_currency(node, genesis)
     rng = random.Random(42)
     maker = TxMaker(node.chain_id, wall_clock_ms)
     admins = genesis.admins
@@ -382,6 +408,11 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
         for i, shop in enumerate(shops[:2])
     ]
     node.run(history)  # some payments are refused (not enough money): that is history too
+    joined = demo_second_currency_members(node, second, people, shops)
+    second_founders = _founders_by_name(second)
+    for name, founder in second_founders.items():
+        keystore.write(path / "keys" / f"{second.code.lower()}-{name}.json",
+                       keystore.seal(founder.key, DEMO_PASSWORD, founder.kind, DEMO_KDF))
     logins = []
     for m in everyone:
         keystore.write(path / "keys" / f"{m.account}.json",
@@ -391,8 +422,69 @@ def make_demo(node: Node, genesis: Genesis, path: Path, payments: int = 300) -> 
     if isinstance(node.store, Store):
         for i, m in enumerate(everyone):
             _demo_login(node.store, m, demo_email(m.name), i)
+    currency = {"code": second.code, "name": DEMO_SECOND_POLICY["name"],
+                "founders": {name: m.account for name, m in second_founders.items()},
+                "members": [m.account for m in joined]}
     (path / "demo.json").write_text(
-        json.dumps({"password": DEMO_PASSWORD, "members": logins}, ensure_ascii=False, indent=2)
+        json.dumps({"password": DEMO_PASSWORD, "members": logins, "second_currency": currency},
+                   ensure_ascii=False, indent=2)
         + "\n"
     )
     return logins
+
+
+def _founders_by_name(founders: Founders) -> dict[str, Member]:
+    """``admin-1``, ``admin-2``..., ``association``, ``comptoir``: the keystores' names."""
+    return {**{f"admin-{i + 1}": a for i, a in enumerate(founders.admins)},
+            "association": founders.association, "comptoir": founders.comptoir}
+
+
+def found_demo_second_currency(node: Node, genesis: Genesis) -> Founders:
+    """The demo's second currency, SOLV (``DEMO_SECOND_CODE``), on the chain of the first.
+
+    One chain serves several local currencies of the Mouvement SOL network (docs/protocol.md
+    §7, "Several currencies on one chain"). The demo's second one is named after the
+    Sol-Violette of Toulouse, a currency of that network. It is founded as any currency is
+    (``found_currency``: the chain's governor creates it), with its own two admins,
+    association and comptoir, none of them the first currency's: no admin of one currency has
+    any power in the other."""
+    maker = TxMaker(node.chain_id, wall_clock_ms)
+    founders = found_currency(maker, [genesis.governor], DEMO_SECOND_CODE,
+                              policy=DEMO_SECOND_POLICY, label=str(DEMO_SECOND_POLICY["name"]))
+    _expect_ok(node.run(founders.txs), f"currency {DEMO_SECOND_CODE}")
+    return founders
+
+
+def demo_second_currency_members(node: Node, founders: Founders, people: list[Member],
+                                 shops: list[Member], payments: int = 40) -> list[Member]:
+    """A few LIEN members (``DEMO_SECOND_PEOPLE``, ``DEMO_SECOND_BUSINESSES``) join the
+    second currency (``join_currency``), its admin approves them and its comptoir issues to
+    them, and they pay each other in it, reproducibly shuffled like the first currency's
+    payments: each of them then holds both currencies, with balances of each. Returns them."""
+    rng = random.Random(7)
+    maker = TxMaker(node.chain_id, wall_clock_ms)
+    code = founders.code
+    joined_people = [people[i] for i in DEMO_SECOND_PEOPLE]
+    joined_shops = [shops[i] for i in DEMO_SECOND_BUSINESSES]
+    joined = joined_people + joined_shops
+    admin, comptoir = founders.admins[0], founders.comptoir
+    txs = [maker.make([m], "join_currency", account=m.account, currency=code) for m in joined]
+    txs += [maker.approve(admin, m, currency=code) for m in joined]
+    txs += [maker.issue([comptoir], m, rng.randrange(2_000, 15_000, 500), currency=code)
+            for m in joined_people]
+    txs += [maker.issue([comptoir], m, rng.randrange(10_000, 60_000, 1000), currency=code)
+            for m in joined_shops]
+    _expect_ok(node.run(txs), f"{code} members")
+    history: list[Tx] = []
+    for _ in range(payments):
+        payer = rng.choice(joined)
+        payee = rng.choice([m for m in joined if m != payer])
+        memo = rng.choice(DEMO_SECOND_MEMOS)  # sealed, as in the first currency
+        options: dict[str, Any] = (
+            {"memo": memos.encrypt(memo, bytes(payer.key), payee.public_key)} if memo else {})
+        history.append(maker.pay(payer, payee, rng.randrange(100, 3_000, 10), currency=code,
+                                 **options))
+    history.append(maker.make([joined_shops[0]], "reconvert", account=joined_shops[0].account,
+                              currency=code, amount=2_000, payout_ref="virement SOLV 1"))
+    node.run(history)  # as in the first currency, a payment may be refused: history too
+    return joined
