@@ -280,6 +280,7 @@ class NodeCollector:
                     log.warning("metrics: the last final block could not be read: %r", exc)
                 self._lag_failed = True
                 return None
+            self._lag_failed = False  # a later failure is logged again
             if block is None:
                 return None
             final_time_ms = block.header.time_ms
