@@ -103,7 +103,8 @@ def serve(
     Ctrl-C (SIGINT) or SIGTERM stops it cleanly: exit 0, or 4 if the node had halted.
     Connection limits (timeouts, most connections and event streams, request sizes) are the
     [http] table of DIR/node.toml; e-mail to members its [mail] table (files in DIR/mail/ by
-    default); DIR/web.secret is created when missing.
+    default); GET /metrics (Prometheus; by default to loopback clients only) its [metrics]
+    table; DIR/web.secret is created when missing.
 
     It first runs a quick check of its database (every block's link, the latest blocks'
     headers, rows and history, the money totals) and refuses to start, with exit 3 naming what
@@ -122,12 +123,14 @@ def serve(
     from ..store import Store
     from ..web.api import ApiSettings, create_app
     from ..web.connections import HttpLimits
+    from ..web.metrics import MetricsSettings
     from ..web.ratelimit import Limits
     from ..web.server import make_server
 
     try:
         limits = Limits.from_table(NodeDir(dir).limits())
         http = HttpLimits.from_table(NodeDir(dir).settings().get("http", {}))
+        metrics = MetricsSettings.from_table(NodeDir(dir).settings().get("metrics", {}))
     except SetupError as exc:
         fail(EXIT_USAGE, str(exc))
     except ValueError as exc:
@@ -160,8 +163,8 @@ def serve(
         except (MailConfigError, ValueError, OSError) as exc:
             node.store.dispose()
             fail(EXIT_USAGE, f"{NodeDir(dir).settings_file}: {exc}")
-    app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max),
-                     members)
+    app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max,
+                                       metrics=metrics), members)
     server = make_server(app, host, port, limits=http, loop="uvloop")
 
     def verified(report: VerifyReport) -> None:

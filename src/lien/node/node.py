@@ -146,6 +146,8 @@ class NodeSummary:
     ready: bool = True
     #: when the first active standing order is due (None: none), for the admit loop's ticks
     next_order_due_ms: int | None = None
+    #: transactions executed on the chain so far (the seq the next one gets)
+    transactions: int = 0
 
 
 def _currencies(currencies: Iterable[Currency]) -> tuple[CurrencySummary, ...]:
@@ -155,11 +157,13 @@ def _currencies(currencies: Iterable[Currency]) -> tuple[CurrencySummary, ...]:
     )
 
 
-def summarise(state: State, last_hash: str, final_height: int) -> NodeSummary:
+def summarise(state: State, last_hash: str, final_height: int, transactions: int
+              ) -> NodeSummary:
     due = state.next_order_due()
     return NodeSummary(state.config.chain_id, state.height, state.time_ms, last_hash,
                        final_height, len(state.accounts), _currencies(state.currencies.values()),
-                       next_order_due_ms=due[0] if due is not None else None)
+                       next_order_due_ms=due[0] if due is not None else None,
+                       transactions=transactions)
 
 
 Waiter = Callable[[Status], None]
@@ -276,6 +280,8 @@ class Node:
                                         list[tuple[frozenset[str], TxEvent]]]] = {}
         self._awaiting_count = 0
         self._log_down_since: float | None = None  #: the log has been unavailable since
+        #: transactions executed on the chain (the next seq), for ``summary``
+        self.transactions = last.first_seq + last.header.tx_count if last else 0
         #: where a validator records what it signs before it signs (see ``signing``); held
         #: by this node alone until ``stop``
         self.signing: SigningRecord | None = None
@@ -285,7 +291,8 @@ class Node:
         self.summary = NodeSummary(
             self.chain_id, last.header.height if last else 0,
             last.header.time_ms if last else self.config.genesis_time_ms, self.last_hash,
-            self.final_height, accounts, _currencies(currencies), ready=False)
+            self.final_height, accounts, _currencies(currencies), ready=False,
+            transactions=self.transactions)
         self._lock = threading.Lock()
         self._incoming: list[_Pending] = []  #: verified, waiting for the log (bounded)
         self._pending: dict[str, _Pending] = {}  #: queued or in the log, not yet executed
@@ -364,7 +371,7 @@ class Node:
         check_all_invariants(state)
         self.state = state
         self._lookup_until_ms = state.time_ms + limits.expiry_window_ms_max if state.height else 0
-        self.summary = summarise(state, self.last_hash, self.final_height)
+        self.summary = summarise(state, self.last_hash, self.final_height, self.transactions)
         self._ready.set()
 
     def wait_ready(self, timeout_s: float | None = None) -> bool:
@@ -418,6 +425,18 @@ class Node:
     @property
     def running(self) -> bool:
         return self._running.is_set() and self.failure is None
+
+    @property
+    def queue_depth(self) -> int:
+        """Transactions checked and waiting for the ordering log (at most
+        ``settings.queue_depth_max``; for monitoring)."""
+        return len(self._incoming)
+
+    @property
+    def pending(self) -> int:
+        """Transactions this node admitted and has not executed yet: waiting for the log, or
+        in it (for monitoring)."""
+        return len(self._pending)
 
     @property
     def disk_full(self) -> bool:
@@ -826,13 +845,15 @@ class Node:
             outcome.touched, self.state.take_changes(), block.last_position, refused,
         )
         first_seq = self._written(lambda: self.store.commit_block(write))
+        self.transactions = first_seq + len(outcome.txs)
         self.last_hash = header.hash
         self._consumed_position = block.last_position
         if self.validators.is_final(header.hash, signatures):
             self.final_height = header.height
         else:
             self._unfinal[header.height] = header.hash
-        self.summary = summarise(self.state, self.last_hash, self.final_height)
+        self.summary = summarise(self.state, self.last_hash, self.final_height,
+                                 self.transactions)
         self._notify(outcome, header, first_seq, refused)
         if self.vote_sink is not None:
             for key, signature in signatures.items():

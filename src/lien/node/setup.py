@@ -451,7 +451,7 @@ def found_demo_second_currency(node: Node, genesis: Genesis) -> Founders:
     maker = TxMaker(node.chain_id, wall_clock_ms)
     founders = found_currency(maker, [genesis.governor], DEMO_SECOND_CODE,
                               policy=DEMO_SECOND_POLICY, label=str(DEMO_SECOND_POLICY["name"]))
-    _expect_ok(node.run(founders.txs), f"currency {DEMO_SECOND_CODE}")
+    expect_ok(node.run(founders.txs), f"currency {DEMO_SECOND_CODE}")
     return founders
 
 
@@ -474,7 +474,7 @@ def demo_second_currency_members(node: Node, founders: Founders, people: list[Me
             for m in joined_people]
     txs += [maker.issue([comptoir], m, rng.randrange(10_000, 60_000, 1000), currency=code)
             for m in joined_shops]
-    _expect_ok(node.run(txs), f"{code} members")
+    expect_ok(node.run(txs), f"{code} members")
     history: list[Tx] = []
     for _ in range(payments):
         payer = rng.choice(joined)

@@ -28,6 +28,7 @@ Layout: ``context`` (settings, the shared context and its dependency), ``params`
 query parameters), ``openapi`` (the document's constraints), ``routes/`` (one router module per
 resource), ``pages/`` (HTML pages, where the wallet will mount), ``events`` (the SSE streams),
 ``admission`` (from a request to the node's queue), ``ratelimit`` (its token buckets),
+``metrics`` (``GET /metrics`` for Prometheus, outside ``/api/v1``),
 ``views`` (JSON of stored records), ``errors``, ``responses``, ``head`` (HEAD on every GET
 route), ``server`` with its connection limits (``connections``, ``http_protocol``, ``logs``).
 
@@ -46,15 +47,19 @@ from fastapi import FastAPI
 from ..members import Members, MemorySender
 from ..node.node import Node
 from ..store import Store
-from . import errors, pages, session, wallet_api
+from . import errors, metrics, pages, session, wallet_api
 from .context import PREFIX, ApiContext, ApiSettings
 from .openapi import add_components, bind_settings, without_422
 from .head import HeadAsGet
 from .routes import api_router
 
 API_VERSION = "1.0.0"
+#: The routes that submit transactions: their error answers count as refused transactions
+#: (``metrics``).
+SUBMISSIONS = frozenset({f"{PREFIX}/transactions", f"{PREFIX}/transactions/batch",
+                         f"{wallet_api.PREFIX}/signup"})
 
-__all__ = ["API_VERSION", "PREFIX", "ApiSettings", "create_app"]
+__all__ = ["API_VERSION", "PREFIX", "SUBMISSIONS", "ApiSettings", "create_app"]
 
 
 def create_app(node: Node, settings: ApiSettings | None = None,
@@ -91,10 +96,13 @@ def create_app(node: Node, settings: ApiSettings | None = None,
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    errors.install(app)
+    errors.install(app, metrics.refusal_counter(ctx.counts, SUBMISSIONS))
     session.install(app)
+    app.add_middleware(metrics.CountAnswers, counts=ctx.counts)  # inside HeadAsGet
     app.add_middleware(HeadAsGet)
     app.include_router(api_router())
+    if ctx.settings.metrics.enabled:
+        app.include_router(metrics.router)
     app.include_router(wallet_api.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

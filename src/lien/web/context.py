@@ -26,6 +26,7 @@ from ..node.node import Node
 from ..store import Store
 from .admission import Admission
 from .events import EventHub
+from .metrics import ApiCounts, MetricsSettings, registry_of
 from .ratelimit import Limits, RateLimits
 
 PREFIX = "/api/v1"
@@ -62,6 +63,8 @@ class ApiSettings:
     #: Event streams open at once; one more is refused, 503 ``too_many_streams``
     #: (``lien serve`` sets it from ``[http] streams_max``).
     sse_streams_max: int = 448
+    #: Whether ``GET /metrics`` is served, and to which addresses (node.toml's ``[metrics]``).
+    metrics: MetricsSettings = MetricsSettings()
 
     def __post_init__(self) -> None:
         if min(self.history_page_max, self.blocks_page_max) < PAGE_DEFAULT:
@@ -70,8 +73,9 @@ class ApiSettings:
 
 class ApiContext:
     """What the routes share: the node, the admission pipeline, its rate limits, the
-    event hub and the members' service (None for a store without personal data) with its
-    notifier (a node listener and a worker thread, started here, stopped by ``close``)."""
+    event hub, the members' service (None for a store without personal data) with its
+    notifier (a node listener and a worker thread, started here, stopped by ``close``), and
+    the metrics' counters and registry (``metrics``)."""
 
     def __init__(self, node: Node, settings: ApiSettings, members: Members | None = None
                  ) -> None:
@@ -85,6 +89,8 @@ class ApiContext:
         self.hub = EventHub(settings.sse_queue_events_max, settings.sse_streams_max,
                             retry_after_s=math.ceil(settings.sse_retry_ms / 1000))
         node.add_listener(self.hub.publish)
+        self.counts = ApiCounts()
+        self.registry = registry_of(node, self.hub, self.counts)
         self.notifier: Notifier | None = None
         if members is not None and isinstance(node.store, Store):
             self.notifier = Notifier(members, partial(_body_of, node.store))

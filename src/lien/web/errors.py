@@ -31,12 +31,15 @@ form: 408 ``request_timeout``, 414 ``url_too_long``, 431 ``header_too_large``, 4
 Every error body is ``{"error": {"code": <code>, "detail": <text>}}``. An *execution* refusal
 (``insufficient_funds``, ``unknown_account``...) is not an error here: it is the recorded result
 of an executed transaction, answered with 200 and ``result.code``.
+
+``install(app, on_error)`` also tells ``on_error(request, status, code)`` of every error it
+answers: the one place where the metrics count refused transactions (``metrics``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -49,7 +52,7 @@ from ..members import FieldError, Locked, LoginFailed, SessionGone
 from ..node.node import DiskFull, NodeBusy, NodeStopped
 from .events import StreamsFull
 from .ratelimit import RateLimited
-from .responses import json_response
+from .responses import json_bytes
 
 log = logging.getLogger("lien.web")
 
@@ -107,14 +110,24 @@ def http_status(reason: str) -> int:
     return 413 if reason == Reason.TOO_LARGE else 400
 
 
+class ErrorResponse(Response):
+    """An error answer, ``{"error": {"code", "detail", ...}}``, that knows its ``code``."""
+
+    media_type = "application/json"
+
+    def __init__(self, status: int, code: str, body: bytes, headers: Mapping[str, str]) -> None:
+        super().__init__(body, status, headers)
+        self.code = code
+
+
 def error_response(status: int, code: str, detail: str = "",
-                   headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+                   headers: Mapping[str, str] | None = None, **extra: Any) -> ErrorResponse:
     error: dict[str, Any] = {"code": code, "detail": detail or ""}
     error.update(extra)
     all_headers = dict(headers or {})
     if status == 503:
         all_headers.setdefault("Retry-After", "1")
-    return json_response({"error": error}, status, all_headers)
+    return ErrorResponse(status, code, json_bytes({"error": error}), all_headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
@@ -202,20 +215,42 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal")
 
 
-def install(app: FastAPI) -> None:
-    """Register the translation of every exception the API may raise."""
-    app.add_exception_handler(TxError, _tx_error)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(NodeStopped, _node_stopped)
-    app.add_exception_handler(NodeBusy, _node_busy)
-    app.add_exception_handler(DiskFull, _disk_full)
-    app.add_exception_handler(RateLimited, _rate_limited)
-    app.add_exception_handler(StreamsFull, _streams_full)
-    app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(FieldError, _field_error)
-    app.add_exception_handler(LoginFailed, _login_failed)
-    app.add_exception_handler(SessionGone, _session_gone)
-    app.add_exception_handler(Locked, _locked)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _internal_error)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+#: Told of each error answered: (request, HTTP status, error code).
+OnError = Callable[[Request, int, str], None]
+
+_HANDLERS: tuple[tuple[type[Exception], Handler], ...] = (
+    (TxError, _tx_error),
+    (ApiError, _api_error),
+    (NodeStopped, _node_stopped),
+    (NodeBusy, _node_busy),
+    (DiskFull, _disk_full),
+    (RateLimited, _rate_limited),
+    (StreamsFull, _streams_full),
+    (ClientDisconnect, _client_gone),
+    (FieldError, _field_error),
+    (LoginFailed, _login_failed),
+    (SessionGone, _session_gone),
+    (Locked, _locked),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (Exception, _internal_error),
+)
+
+
+def _telling(handler: Handler, on_error: OnError) -> Handler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        if isinstance(response, ErrorResponse):
+            on_error(request, response.status_code, response.code)
+        return response
+
+    return handle
+
+
+def install(app: FastAPI, on_error: OnError | None = None) -> None:
+    """Register the translation of every exception the API may raise; ``on_error`` is told
+    of each error answered (the metrics' count of refusals)."""
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler if on_error is None
+                                  else _telling(handler, on_error))

@@ -133,6 +133,11 @@ class EventHub:
                     del self._streams[sub.account]
             self._changed.notify_all()
 
+    @property
+    def open_streams(self) -> int:
+        """Event streams open now (for monitoring)."""
+        return self._open
+
     def wait_count(self, count: int, timeout_s: float) -> bool:
         """Block until at most ``count`` streams are open (for shutdown and tests)."""
         with self._changed:

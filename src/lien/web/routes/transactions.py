@@ -110,6 +110,9 @@ async def submit_batch(ctx: Ctx, request: Request) -> Response:
     ctx.limits.submissions(address)  # one now, the other items once they are counted
     data = await read_body(request, ctx.settings.batch_bytes_max)
     items = await ctx.admission.submit_batch(data, address)
+    for item in items:  # refused inside a 200 answer: counted here, the rest by errors
+        if item.error is not None:
+            ctx.counts.refused(item.error[0])
     return json_response({"items": [item.to_json() for item in items]})
 
 
