@@ -65,3 +65,39 @@ def test_payments_submitted_through_any_node_become_final_on_all_three(fed: Fede
     receipt = b.receipt(finals[0].id)
     assert receipt is not None
     verify_receipt(receipt, g.config.validators)
+
+
+def test_a_stream_that_loses_its_storage_halts_every_node_loudly_and_no_block_is_lost(
+        fed: Federated) -> None:
+    a, b, c = fed.running()
+    g, mk = fed.genesis, fed.maker
+    ok(a.run(g.bootstrap))
+    alice, bob = people(fed, 2)
+    ok(b.run([mk.open(m) for m in (alice, bob)]))
+    fed.wait_final(max(n.summary.height for n in fed.running()))
+    before = [(n.final_height, n.last_hash) for n in fed.running()]
+    # Every NATS server loses its JetStream storage (a disk replaced, a bad restore).
+    for server in fed.cluster.servers:
+        server.stop()
+    for server in fed.cluster.servers:
+        import shutil
+        shutil.rmtree(server.spec.store_dir)
+    for server in fed.cluster.servers:
+        server.start()
+    for server in fed.cluster.servers:
+        server.wait_ready()
+    # Every node notices, says so and halts: nothing read from a stream it cannot trust.
+    for node in fed.running():
+        poll(lambda node=node: node.failure is not None, 60, "the node halting")
+        assert "stream" in str(node.failure)
+    # ... and keeps every certified block it held.
+    assert [(n.final_height, n.last_hash) for n in fed.running()] == before
+    for node in fed.running():
+        assert node.store.last_block() is not None
+        assert node.store.last_block().header.hash == node.last_hash
+    # A node started again on the new, empty stream refuses it too (its creation time differs).
+    fed.nodes[0].stop()
+    restarted = fed.nodes[0].start()
+    poll(lambda: restarted.failure is not None, 60, "the restarted node halting")
+    assert "recreated" in str(restarted.failure)
+    assert restarted.final_height == before[0][0]

@@ -66,7 +66,8 @@ from ..ledger import (
 from ..ledger.crypto import sha256_hex
 from ..ledger.signers import Signer, check_signer, signer_of
 from ..ledger.transactions import signature_refusal
-from ..ordering import CutBlock, EmbeddedLog, LogEntry, LogUnavailable, OrderingLog, cut_blocks
+from ..ordering import (CutBlock, EmbeddedLog, LogEntry, LogReset, LogUnavailable, OrderingLog,
+                        cut_blocks)
 from ..store import BlockWrite, NodeStore, StoreFull
 from .finality import Equivocation, StateDiverged, Tally, Vote, heights_ahead_max
 from .signing import SigningRecord
@@ -325,7 +326,12 @@ class Node:
                 self.signing.hold()
                 self.signing.check_database(last.header.height if last else 0, self.last_hash)
             store.claim()  # one node per database, too (two directories, one PostgreSQL)
-            self._read_backlog()
+            try:
+                self._read_backlog()
+            except LogReset as exc:
+                # Not this log: the block loop halts on it, loudly, once the node runs (its
+                # API answers queries meanwhile, from the blocks it keeps).
+                log.critical("%s", exc)
             if not load_in_background:
                 self._load_state()
         except BaseException:

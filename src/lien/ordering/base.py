@@ -36,6 +36,11 @@ class LogEntry:
     duplicate: bool = False
 
 
+class LogReset(Exception):
+    """The log is not the one this node consumed (a federation's stream recreated, or lost
+    its tail): positions read from it are not trusted; the node halts, keeping its blocks."""
+
+
 class LogUnavailable(Exception):
     """The log could not be reached within its wait (a federation's stream without a leader):
     what was appended may or may not be in it; appending the same ids again is safe."""

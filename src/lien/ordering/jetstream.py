@@ -53,7 +53,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from ..ledger import limits
-from .base import LogEntry, LogUnavailable
+from .base import LogEntry, LogReset, LogUnavailable
 
 log = logging.getLogger("lien.ordering")
 T = TypeVar("T")
@@ -64,7 +64,7 @@ DUPLICATE_IN_PROCESS = 10158
 gap_retries_max = 3
 
 
-class StreamReset(Exception):
+class StreamReset(LogReset):
     """The stream is not the one this node consumed: recreated (its storage lost), or its
     sequences went backwards, skipped, or end before what the node consumed. The node's own
     certified blocks stay authoritative; positions read from such a stream are not trusted."""
@@ -438,7 +438,15 @@ class JetStreamLog:
         """The stream is still the one this node consumes: same creation, not shorter."""
         try:
             info = await self.link.js.stream_info(self.settings.name)
-        except Exception as exc:
+        except nats.js.errors.NotFoundError:
+            with self._arrived:
+                self.failure = StreamReset(
+                    f"the stream {self.settings.name} is gone (its servers' storage lost?): "
+                    f"this node consumed it up to {self._next - 1}; it keeps its blocks")
+                log.critical("%s", self.failure)
+                self._arrived.notify_all()
+            return
+        except Exception as exc:  # the cluster is failing over: asked again later
             log.debug("stream info: %s", exc)
             return
         created = info.created.isoformat() if info.created else ""
