@@ -265,6 +265,7 @@ async def test_openapi_documents_every_route(env: Env) -> None:
         ("get", "/api/v1/accounts/{account_id}/orders"), ("get", "/api/v1/blocks"),
         ("get", "/api/v1/blocks/{height}"), ("get", "/api/v1/chain"), ("get", "/api/v1/reasons"),
         ("get", "/api/v1/currencies"), ("get", "/api/v1/currencies/{code}"),
+        ("get", "/api/v1/federation"),
     }
     documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert documented == routes

@@ -221,6 +221,18 @@ async def test_the_currency_json_is_the_documented_one(env: Env) -> None:
     assert listed == {"items": [served]}
 
 
+async def test_the_federation_json_is_the_documented_one(env: Env) -> None:
+    """On an embedded node (alone: no peers, no evidence); a federated node's whole answer is
+    compared with the example in tests/test_federation_view.py."""
+    served = (await env.client.get(f"{API}/federation")).json()
+    documented = example_after("**Federation.**")
+    assert set(served) == set(documented)
+    assert keys(served["ordering"]) == keys(documented["ordering"])
+    assert keys(served["validators"]) == keys(documented["validators"])
+    assert keys(served["recent_blocks"]) == keys(documented["recent_blocks"])
+    assert served["ordering"]["backend"] == "embedded" and served["peers"] == []
+
+
 async def test_the_batch_answer_is_the_documented_wrapper(env: Env) -> None:
     alice = await env.join("alice", nantie=1_000)
     good = env.mk.pay(alice, env.genesis.association, 5)

@@ -121,7 +121,7 @@ def serve(
     from ..members import MailConfigError, Members, node_secret, sender_from_config
     from ..node.node import wall_clock_ms
     from ..store import Store
-    from ..web.api import ApiSettings, create_app
+    from ..web.api import ApiSettings, FederationInfo, create_app
     from ..web.connections import HttpLimits
     from ..web.metrics import MetricsSettings
     from ..web.ratelimit import Limits
@@ -164,7 +164,8 @@ def serve(
             node.store.dispose()
             fail(EXIT_USAGE, f"{NodeDir(dir).settings_file}: {exc}")
     app = create_app(node, ApiSettings(limits=limits, sse_streams_max=http.streams_max,
-                                       metrics=metrics), members)
+                                       metrics=metrics),
+                     members, FederationInfo.of(federation) if federation is not None else None)
     server = make_server(app, host, port, limits=http, loop="uvloop")
 
     def verified(report: VerifyReport) -> None:

@@ -29,7 +29,8 @@ query parameters), ``openapi`` (the document's constraints), ``routes/`` (one ro
 resource), ``pages/`` (HTML pages, where the wallet will mount), ``events`` (the SSE streams),
 ``admission`` (from a request to the node's queue), ``ratelimit`` (its token buckets),
 ``metrics`` (``GET /metrics`` for Prometheus, outside ``/api/v1``),
-``views`` (JSON of stored records), ``errors``, ``responses``, ``head`` (HEAD on every GET
+``views`` (JSON of stored records), ``federation_view`` (the node's view of its federation, for
+``GET /federation`` and the home page), ``errors``, ``responses``, ``head`` (HEAD on every GET
 route), ``server`` with its connection limits (``connections``, ``http_protocol``, ``logs``).
 
 Run it with ``lien.web.make_server(create_app(node))`` (ends event streams before shutdown).
@@ -48,7 +49,7 @@ from ..members import Members, MemorySender
 from ..node.node import Node
 from ..store import Store
 from . import errors, metrics, pages, session, wallet_api
-from .context import PREFIX, ApiContext, ApiSettings
+from .context import PREFIX, ApiContext, ApiSettings, FederationInfo
 from .openapi import add_components, bind_settings, without_422
 from .head import HeadAsGet
 from .routes import api_router
@@ -59,19 +60,23 @@ API_VERSION = "1.0.0"
 SUBMISSIONS = frozenset({f"{PREFIX}/transactions", f"{PREFIX}/transactions/batch",
                          f"{wallet_api.PREFIX}/signup"})
 
-__all__ = ["API_VERSION", "PREFIX", "SUBMISSIONS", "ApiSettings", "create_app"]
+__all__ = ["API_VERSION", "PREFIX", "SUBMISSIONS", "ApiSettings", "FederationInfo",
+           "create_app"]
 
 
 def create_app(node: Node, settings: ApiSettings | None = None,
-               members: Members | None = None) -> FastAPI:
+               members: Members | None = None,
+               federation: FederationInfo | None = None) -> FastAPI:
     """The web app of ``node`` (which the caller starts and stops). ``app.state.lien`` is its
     ``ApiContext``; its ``close()`` ends the event streams, and the app's lifespan calls it at
     shutdown. ``members``: the members' service of the wallet (``lien serve`` gives the node
     directory's secret and mail sender); by default, one over the node's database with a
-    secret of this process and e-mail kept in memory."""
+    secret of this process and e-mail kept in memory. ``federation``: how the node is joined to
+    others (``lien serve`` gives ``FederationInfo.of`` the federation it opened); by default
+    an embedded node, alone."""
     if members is None and isinstance(node.store, Store):
         members = Members(node.store.personal, os.urandom(32), MemorySender())
-    ctx = ApiContext(node, settings or ApiSettings(), members)
+    ctx = ApiContext(node, settings or ApiSettings(), members, federation)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

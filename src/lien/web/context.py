@@ -16,10 +16,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from ..federation.peers import PeerWatch
 from ..ledger import limits
 from ..members import Members, Notifier
 from ..node.node import Node
@@ -28,6 +29,9 @@ from .admission import Admission
 from .events import EventHub
 from .metrics import ApiCounts, MetricsSettings, registry_of
 from .ratelimit import Limits, RateLimits
+
+if TYPE_CHECKING:
+    from ..federation.federation import Federation
 
 PREFIX = "/api/v1"
 #: Items of a page of history or of blocks when the request names no ``limit``.
@@ -71,14 +75,38 @@ class ApiSettings:
             raise ValueError(f"a page may not be smaller than its default, {PAGE_DEFAULT}")
 
 
+@dataclass(frozen=True)
+class FederationInfo:
+    """How the node is joined to others, for its pages and ``GET /federation``: the ordering
+    backend (``embedded``: one node; ``jetstream``: a federation's replicated NATS stream), the
+    stream's name and replicas, and the other nodes' API base URLs (node.toml's
+    ``[federation] peers``)."""
+
+    backend: str = "embedded"
+    stream: str | None = None
+    replicas: int | None = None
+    peers: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, federation: Federation) -> FederationInfo:
+        """What ``lien serve`` knows of the federation it opened."""
+        return cls("jetstream", federation.log.settings.name, federation.config.replicas,
+                   tuple(federation.config.peers))
+
+    @property
+    def federated(self) -> bool:
+        return self.backend != "embedded"
+
+
 class ApiContext:
     """What the routes share: the node, the admission pipeline, its rate limits, the
     event hub, the members' service (None for a store without personal data) with its
-    notifier (a node listener and a worker thread, started here, stopped by ``close``), and
-    the metrics' counters and registry (``metrics``)."""
+    notifier (a node listener and a worker thread, started here, stopped by ``close``), the
+    metrics' counters and registry (``metrics``), and the node's federation with the watch of
+    its peers (a first round of fetches started here, in the background)."""
 
-    def __init__(self, node: Node, settings: ApiSettings, members: Members | None = None
-                 ) -> None:
+    def __init__(self, node: Node, settings: ApiSettings, members: Members | None = None,
+                 federation: FederationInfo | None = None) -> None:
         self.node = node
         self.store = node.store
         self.settings = settings
@@ -96,6 +124,9 @@ class ApiContext:
             self.notifier = Notifier(members, partial(_body_of, node.store))
             self.notifier.start()
             node.add_listener(self.notifier.listener)
+        self.federation = federation or FederationInfo()
+        self.peers = PeerWatch(self.federation.peers, node.chain_id)
+        self.peers.refresh()
         self._closed = False
 
     def close(self) -> None:
@@ -108,6 +139,7 @@ class ApiContext:
         if self.notifier is not None:
             self.node.remove_listener(self.notifier.listener)
             self.notifier.stop()
+        self.peers.close()
         self.admission.close()
 
 

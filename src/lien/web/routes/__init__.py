@@ -10,6 +10,7 @@ OpenAPI document describes is the one that runs.
     blocks         GET /blocks, GET /blocks/{height}
     currencies     GET /currencies, GET /currencies/{code}
     chain          GET /chain, GET /reasons
+    federation     GET /federation
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..context import PREFIX
-from . import accounts, blocks, chain, currencies, events, transactions
+from . import accounts, blocks, chain, currencies, events, federation, transactions
 
 
 def api_router() -> APIRouter:
     """Every route of the API, under ``PREFIX``."""
     router = APIRouter(prefix=PREFIX)
-    for module in (transactions, accounts, events, blocks, currencies, chain):
+    for module in (transactions, accounts, events, blocks, currencies, chain, federation):
         router.include_router(module.router)
     return router
