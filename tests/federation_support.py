@@ -92,6 +92,11 @@ class Federated:
     def submit(self, node: Node, txs: list) -> list[Status]:  # type: ignore[type-arg]
         return node.run(txs)
 
+    def wait_executed(self, height: int, timeout_s: float = 60.0) -> None:
+        for node in self.running():
+            poll(lambda node=node: node.summary.height >= height, timeout_s,
+                 f"height {height} on a node")
+
     def wait_final(self, height: int, nodes: list[Node] | None = None,
                    timeout_s: float = 60.0) -> None:
         for node in nodes or self.running():

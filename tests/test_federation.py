@@ -42,9 +42,14 @@ def test_payments_submitted_through_any_node_become_final_on_all_three(fed: Fede
     ok(a.run(g.bootstrap))
     fed.wait_final(a.summary.height)
     alice, bob, carol = people(fed, 3)
+    # Admission checks signers against the admitting node's state: each step through one node
+    # waits until every node has executed the previous one.
     ok(b.run([mk.open(m) for m in (alice, bob, carol)]))
+    fed.wait_executed(b.summary.height)
     ok(c.run([mk.approve(g.admins[0], m) for m in (alice, bob, carol)]))
+    fed.wait_executed(c.summary.height)
     ok(a.run([mk.issue([g.comptoir], m, 10_000) for m in (alice, bob, carol)]))
+    fed.wait_executed(a.summary.height)
     finals: list[Status] = []
     for node, (payer, payee) in zip((a, b, c), ((alice, bob), (bob, carol), (carol, alice)),
                                     strict=True):

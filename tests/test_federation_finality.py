@@ -35,6 +35,9 @@ def members(fed: Federated, node: Node, count: int) -> list:  # type: ignore[typ
     found = people(fed, count)
     ok(node.run([mk.open(m) for m in found] + [mk.approve(g.admins[0], m) for m in found]
                 + [mk.issue([g.comptoir], m, 10_000) for m in found]))
+    # every node has executed them before another node is asked to admit their payments
+    # (admission checks the signer against the admitting node's own state)
+    fed.wait_executed(node.summary.height)
     return found
 
 
@@ -70,6 +73,11 @@ def test_a_validator_signing_a_wrong_state_cannot_make_it_final_and_is_caught(
         assert evidence.key == liar_key.verify_key.encode().hex()
         hashes = {evidence.first[0], evidence.second[0]}
         assert len(hashes) == 2 and hashes & {v.block_hash for v in forged}
+    # The evidence is kept: node a, restarted, still shows it.
+    kept = list(a.evidence)
+    fed.nodes[0].stop()
+    a = fed.nodes[0].start()
+    assert a.evidence[: len(kept)] == kept
 
 
 def test_a_wrong_validator_alone_is_not_enough_and_the_rest_still_finalise(

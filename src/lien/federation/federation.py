@@ -27,15 +27,22 @@ is then opened with it); ``attach`` joins the node's votes to the federation's.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..node.finality import Equivocation
 from ..node.node import Node
 from ..ordering.jetstream import Connection, JetStreamLog, NatsLink, StreamSettings
 from .natsd import NatsServer, ServerSpec
 from .votes import VoteChannel
+
+
+log = logging.getLogger("lien.federation")
 
 
 class FederationConfigError(ValueError):
@@ -127,12 +134,37 @@ def _local_server(directory: Path, table: Any) -> ServerSpec | None:
         routes=_strings(table, "routes", "nats"))
 
 
+def read_evidence(path: Path) -> list[Equivocation]:
+    """The equivocations kept in ``path`` (a line that does not parse is reported, skipped)."""
+    if not path.exists():
+        return []
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            data = json.loads(line)
+            first, second = data["signatures"]
+            found.append(Equivocation(data["height"], data["key"],
+                                      (first["hash"], bytes.fromhex(first["sig"])),
+                                      (second["hash"], bytes.fromhex(second["sig"]))))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("%s line %d: not evidence (%s)", path, number, exc)
+    return found
+
+
+def keep_evidence(path: Path, evidence: Equivocation) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(evidence.to_json()) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class Federation:
     """The federation side of one node (see the module doc)."""
 
     def __init__(self, config: FederationConfig, directory: Path, chain_id: str,
                  server: NatsServer | None = None) -> None:
         self.config = config
+        self.directory = directory
         self.server = server
         self.link = NatsLink(config.connection)
         try:
@@ -161,9 +193,17 @@ class Federation:
             raise
 
     def attach(self, node: Node) -> None:
-        """Join ``node``'s votes to the federation's (after it was opened with ``self.log``)."""
+        """Join ``node``'s votes to the federation's (after it was opened with ``self.log``);
+        the evidence of equivocations it finds is kept in ``DIR/evidence.jsonl`` (one JSON
+        object a line, appended and synced) and shown again after a restart."""
+        node.evidence.extend(read_evidence(self.evidence_file))
+        node.on_evidence = lambda evidence: keep_evidence(self.evidence_file, evidence)
         self.votes = VoteChannel(self.link, node, replicas=self.config.replicas)
         self.votes.start()
+
+    @property
+    def evidence_file(self) -> Path:
+        return self.directory / "evidence.jsonl"
 
     @property
     def peers(self) -> Sequence[str]:
