@@ -121,7 +121,7 @@ class DemoNode:
 
 
 def _node_toml(chain_id: str, database: str, name: str, servers: Sequence[str],
-               peers: Sequence[str]) -> str:
+               peers: Sequence[str], replicas: int) -> str:
     quoted = ", ".join(f'"{s}"' for s in servers)
     peer_list = ", ".join(f'"{p}"' for p in peers)
     return (f'chain_id = "{chain_id}"\n'
@@ -130,7 +130,7 @@ def _node_toml(chain_id: str, database: str, name: str, servers: Sequence[str],
             "[ordering]\n"
             'backend = "jetstream"\n'
             f"servers = [{quoted}]\n"
-            "replicas = 3\n"
+            f"replicas = {replicas}\n"
             f'consumer = "{name}"\n\n'
             "[federation]\n"
             f"peers = [{peer_list}]\n")
@@ -198,7 +198,7 @@ class DemoFederation:
                                                  if j != own]
                 peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i]
                 (node_path / "node.toml").write_text(
-                    _node_toml(chain_id, database, name, servers, peers))
+                    _node_toml(chain_id, database, name, servers, peers, size))
                 store = Store(NodeDir(node_path).database_url)
                 try:
                     store.create(genesis.config)

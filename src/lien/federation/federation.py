@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +39,13 @@ from typing import Any
 from ..node.finality import Equivocation
 from ..node.node import Node
 from ..ordering.jetstream import Connection, JetStreamLog, NatsLink, StreamSettings
-from .natsd import NatsServer, ServerSpec
+from .natsd import NatsError, NatsServer, ServerSpec
 from .votes import VoteChannel
 
 
 log = logging.getLogger("lien.federation")
+#: how often a node checks that the NATS server it supervises still runs
+supervise_interval_s = 1.0
 
 
 class FederationConfigError(ValueError):
@@ -175,6 +178,26 @@ class Federation:
             self.link.close()
             raise
         self.votes: VoteChannel | None = None
+        self._closing = threading.Event()
+        self._watch: threading.Thread | None = None
+        if server is not None:
+            self._watch = threading.Thread(target=self._supervise, args=(server,),
+                                           name="lien-natsd", daemon=True)
+            self._watch.start()
+
+    def _supervise(self, server: NatsServer) -> None:
+        """Start this node's NATS server again whenever it dies (``kill -9``, a crash)."""
+        while not self._closing.wait(supervise_interval_s):  # a period, not a synchronisation
+            if server.running:
+                continue
+            log.warning("the local NATS server %s exited (%s): starting it again",
+                        server.spec.name,
+                        server.process.returncode if server.process else "not started")
+            try:
+                server.start()
+                server.wait_ready()
+            except NatsError as exc:
+                log.error("the local NATS server did not start again: %s", exc)
 
     @classmethod
     def open(cls, config: FederationConfig, directory: Path, chain_id: str,
@@ -211,6 +234,9 @@ class Federation:
 
     def close(self) -> None:
         """After the node stopped: leave the votes, close the connection, stop our server."""
+        self._closing.set()
+        if self._watch is not None:
+            self._watch.join()
         if self.votes is not None:
             self.votes.close()
         self.link.close()

@@ -89,16 +89,15 @@ class ServerSpec:
             f'  store_dir: "{self.store_dir}"',
             "  sync_interval: always",
             "}",
-            "cluster {",
-            f"  name: {CLUSTER_NAME}",
-            f"  listen: {self.host}:{self.cluster_port}",
-            f"  routes: [{routes}]",
         ]
-        if self.tls is not None:
-            cert, key, ca = self.tls
-            lines += ["  tls {", f'    cert_file: "{cert}"', f'    key_file: "{key}"',
-                      f'    ca_file: "{ca}"', "    verify: true", "  }"]
-        lines.append("}")
+        if self.routes:  # a server alone is no cluster (NATS refuses a cluster of one)
+            lines += ["cluster {", f"  name: {CLUSTER_NAME}",
+                      f"  listen: {self.host}:{self.cluster_port}", f"  routes: [{routes}]"]
+            if self.tls is not None:
+                cert, key, ca = self.tls
+                lines += ["  tls {", f'    cert_file: "{cert}"', f'    key_file: "{key}"',
+                          f'    ca_file: "{ca}"', "    verify: true", "  }"]
+            lines.append("}")
         if self.tls is not None:
             cert, key, ca = self.tls
             lines += ["tls {", f'  cert_file: "{cert}"', f'  key_file: "{key}"',
