@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import admin, till, wallet
+from . import admin, federation, till, wallet
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -260,7 +260,8 @@ def export(
     out: Path | None = typer.Option(None, help="File to write (default: standard output)."),
 ) -> None:
     """Export the whole chain as JSON lines: genesis, then one line per block with its
-    transactions and results (what another node or an auditor re-verifies).
+    certificate, log position, transactions and results (what an auditor re-verifies, and
+    what `lien join --from-export` starts a node from).
 
     Example: lien export --dir var/demo --out chain.jsonl
     """
@@ -281,6 +282,7 @@ def export(
                 "header": block.header.to_json(),
                 "hash": block.header.hash,
                 "signatures": [{"key": k, "sig": s.hex()} for k, s in block.signatures.items()],
+                "log_position": block.log_position,
                 "transactions": [
                     {"seq": raw.seq, "id": raw.id, "body": parse_json(raw.body),
                      "signatures": [{"key": raw.signatures[i:i + 32].hex(),
@@ -301,6 +303,8 @@ wallet.register(app)
 app.add_typer(till.till_app, name="till")
 # The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
 admin.register(app)
+# Joining a federation and catching up from peers (join, catch-up): lien.cli.federation.
+federation.register(app)
 
 
 @app.command()
