@@ -263,6 +263,7 @@ async def test_openapi_documents_every_route(env: Env) -> None:
         ("get", "/api/v1/accounts/{account_id}/events"),
         ("get", "/api/v1/accounts/{account_id}/requests"),
         ("get", "/api/v1/accounts/{account_id}/orders"), ("get", "/api/v1/blocks"),
+        ("get", "/api/v1/blocks/certified"),
         ("get", "/api/v1/blocks/{height}"), ("get", "/api/v1/chain"), ("get", "/api/v1/reasons"),
         ("get", "/api/v1/currencies"), ("get", "/api/v1/currencies/{code}"),
         ("get", "/api/v1/federation"),

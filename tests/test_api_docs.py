@@ -135,7 +135,8 @@ async def test_page_sizes_agree(env: Env) -> None:
     settings = ApiSettings()
     (limit_row,) = [row for row in table("| Parameter |") if row[0] == "`limit`"]
     for path, maximum in (("/accounts/{account_id}/history", settings.history_page_max),
-                          ("/blocks", settings.blocks_page_max)):
+                          ("/blocks", settings.blocks_page_max),
+                          ("/blocks/certified", settings.certified_page_max)):
         schema = parameter(document, "get", path, "limit")["schema"]
         assert (schema["minimum"], schema["maximum"], schema["default"]) == (
             1, maximum, PAGE_DEFAULT)

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import admin, federation, till, wallet
+from . import join as join_cli
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -301,7 +302,8 @@ def export(
     out: Path | None = typer.Option(None, help="File to write (default: standard output)."),
 ) -> None:
     """Export the whole chain as JSON lines: genesis, then one line per block with its
-    transactions and results (what another node or an auditor re-verifies).
+    certificate, log position, transactions and results (what an auditor re-verifies, and
+    what `lien join --from-export` starts a node from).
 
     Example: lien export --dir var/demo --out chain.jsonl
     """
@@ -322,6 +324,7 @@ def export(
                 "header": block.header.to_json(),
                 "hash": block.header.hash,
                 "signatures": [{"key": k, "sig": s.hex()} for k, s in block.signatures.items()],
+                "log_position": block.log_position,
                 "transactions": [
                     {"seq": raw.seq, "id": raw.id, "body": parse_json(raw.body),
                      "signatures": [{"key": raw.signatures[i:i + 32].hex(),
@@ -343,6 +346,8 @@ app.add_typer(till.till_app, name="till")
 app.add_typer(federation.federation_app, name="federation")
 # The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
 admin.register(app)
+# Joining a federation and catching up from peers (join, catch-up): lien.cli.join.
+join_cli.register(app)
 
 
 @app.command()

@@ -31,8 +31,8 @@ import httpx
 from ..ledger.crypto import new_signing_key
 from ..node.genesis import make_genesis
 from ..node.node import Node, NodeSettings, wall_clock_ms
-from ..node.setup import (DEMO_KDF, DEMO_PASSWORD, WEB_SECRET, NodeDir, expect_ok,
-                          write_secret, make_demo)
+from ..node.setup import (DEMO_KDF, DEMO_PASSWORD, WEB_SECRET, NodeDir, create_database,
+                          expect_ok, make_demo, write_genesis, write_secret)
 from ..store import Store
 from ..wallet import keystore
 from .federation import Federation, federation_config
@@ -189,8 +189,7 @@ class DemoFederation:
                 node_path = directory / name
                 node_path.mkdir()
                 database = (databases or {}).get(name, "sqlite:///node.db")
-                (node_path / "genesis.json").write_text(
-                    json.dumps(genesis.config.to_json(), indent=2) + "\n")
+                write_genesis(node_path, genesis.config)
                 write_secret(node_path / "validator.key", bytes(keys[i]).hex())
                 write_secret(node_path / WEB_SECRET, os.urandom(32).hex())
                 own = i % size
@@ -199,11 +198,7 @@ class DemoFederation:
                 peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i]
                 (node_path / "node.toml").write_text(
                     _node_toml(chain_id, database, name, servers, peers, size))
-                store = Store(NodeDir(node_path).database_url)
-                try:
-                    store.create(genesis.config)
-                finally:
-                    store.dispose()
+                create_database(node_path, database, genesis.config)
                 members.append(DemoNode(name, node_path, ports[i], database))
             fed = cls(directory, cluster, members)
             progress("genesis and demo members, through node a")

@@ -77,11 +77,16 @@ class Tx:
 
     def encode(self) -> bytes:
         """Canonical JSON of the envelope, assembled from the already canonical body."""
-        sigs = b",".join(
-            b'{"key":"%s","sig":"%s"}' % (s.key.encode(), s.sig.hex().encode())
-            for s in self.signatures
-        )
-        return b'{"body":' + self.body_bytes + b',"signatures":[' + sigs + b"]}"
+        return envelope_bytes(self.body_bytes, ((s.key, s.sig) for s in self.signatures))
+
+
+def envelope_bytes(body_bytes: bytes, signatures: Iterable[tuple[str, bytes]]) -> bytes:
+    """Canonical JSON of an envelope from a canonical body and (hex key, signature) pairs: a
+    stored transaction is served in exactly the form it was submitted (``Tx.encode``)."""
+    sigs = b",".join(
+        b'{"key":"%s","sig":"%s"}' % (key.encode(), sig.hex().encode()) for key, sig in signatures
+    )
+    return b'{"body":' + body_bytes + b',"signatures":[' + sigs + b"]}"
 
 
 def _parse_signatures(raw: Any) -> tuple[Signature, ...]:

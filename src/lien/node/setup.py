@@ -27,14 +27,15 @@ import random
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nacl.signing
 
-from ..ledger import Tx, limits
+from ..ledger import ChainConfig, Tx, limits
 from ..ledger.crypto import signing_key_from_seed
 from ..ledger.fields import CHAIN_NAME_RE
 from ..ordering import OrderingLog
@@ -46,6 +47,8 @@ from .integrity import ChainDamaged, CheckReport, StartupCheck, quick_check
 from .node import Node, NodeSettings, wall_clock_ms
 from .signing import SigningRecord, SigningRefused
 
+T = TypeVar("T")
+
 DEMO_PASSWORD = "demo"
 DEMO_EMAIL_DOMAIN = "demo.lelien.fr"
 #: the node's secret for the members' wallet (``lien.members.node_secret`` reads it)
@@ -55,6 +58,23 @@ DEMO_KDF = {"name": "argon2id", "time_cost": 2, "memory_kib": 19456, "parallelis
 
 class SetupError(Exception):
     """The directory is not a node, or already is one."""
+
+
+#: Peers a node's ``[federation]`` table may list.
+peers_max = 32
+#: Longest peer URL.
+peer_url_chars_max = 2000
+
+
+def check_peer_url(url: str) -> None:
+    """Raise SetupError unless ``url`` is the base URL of a node (``http(s)://host[:port]``,
+    perhaps with a path prefix: the API is under ``URL/api/v1``)."""
+    parts = urllib.parse.urlsplit(url)
+    if (len(url) > peer_url_chars_max or parts.scheme not in ("http", "https")
+            or not parts.hostname or parts.query or parts.fragment or not url.isprintable()
+            or any(c.isspace() for c in url)):
+        raise SetupError(f"peer {url!r} is not the base URL of a node, such as "
+                         "http://node.example.org:8000")
 
 
 @dataclass(frozen=True)
@@ -89,9 +109,29 @@ class NodeDir:
     def signing_record(self) -> Path:
         return self.path / "signing.json"
 
-    def validator_key(self) -> nacl.signing.SigningKey:
-        seed = (self.path / str(self.settings()["validator_key"])).read_text().strip()
+    def validator_key(self) -> nacl.signing.SigningKey | None:
+        """This node's validator key; None for a node that signs no block (one that joined
+        a federation with ``lien join``: node.toml names no ``validator_key``)."""
+        name = self.settings().get("validator_key")
+        if name is None:
+            return None
+        seed = (self.path / str(name)).read_text().strip()
         return signing_key_from_seed(bytes.fromhex(seed))
+
+    def peers(self) -> list[str]:
+        """The ``[federation]`` table's ``peers``: the base URLs of the nodes this node
+        catches up from (``lien catch-up``), in the order they are tried; none by default."""
+        table = self.settings().get("federation", {})
+        if not isinstance(table, dict):
+            raise SetupError(f"{self.settings_file}: federation must be a table ([federation])")
+        peers = table.get("peers", [])
+        if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+            raise SetupError(f"{self.settings_file}: [federation] peers must be a list of URLs")
+        if len(peers) > peers_max:
+            raise SetupError(f"{self.settings_file}: more than peers_max ({peers_max}) peers")
+        for peer in peers:
+            check_peer_url(peer)
+        return list(peers)
 
 
 def open_store(path: Path) -> Store:
@@ -154,8 +194,11 @@ def check_signing_record(path: Path, height: int, block_hash: str,
     """For ``lien verify``: raise SetupError when the chain is behind what this node's
     validator signed (blocks lost), its last block is not the one signed, or the record is
     missing while the chain has blocks — unless ``rebuild``: a missing record is then written
-    at the (verified) last block. True when it was."""
+    at the (verified) last block. True when it was. A node that signs no block (no
+    ``validator_key``) keeps no record: nothing to check."""
     node_dir = NodeDir(path)
+    if node_dir.settings().get("validator_key") is None:
+        return False
     try:
         record = SigningRecord(node_dir.signing_record, str(node_dir.settings()["chain_id"]))
         if rebuild and not record.found and height > 0:
@@ -172,6 +215,11 @@ def check_chain_name(name: str) -> None:
     if not CHAIN_NAME_RE.fullmatch(name):
         raise SetupError(f"--name {name!r} is not a chain name: 1 to {limits.chain_name_bytes_max}"
                          " of a-z, 0-9, '.' and '-', beginning with a letter or a digit")
+
+
+def write_genesis(path: Path, config: ChainConfig) -> None:
+    """``path``/genesis.json: the genesis document, to share with every node of the chain."""
+    (path / "genesis.json").write_text(json.dumps(config.to_json(), indent=2) + "\n")
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -202,6 +250,17 @@ def init_node(
     if genesis is None:
         check_chain_name(name)
         genesis = make_genesis(name, wall_clock_ms())
+    chosen = genesis
+    return build_directory(path, lambda building: _build_node(
+        building, password=password, database=database, demo=demo, progress=progress,
+        genesis=chosen))
+
+
+def build_directory(path: Path, build: Callable[[Path], T]) -> T:
+    """Make the node directory ``path`` with ``build(building)`` (which writes node.toml last)
+    and return what it returns: built as a hidden sibling (``.NAME.init-*``) and renamed into
+    place once complete, so an interrupted build leaves no half-made node; the next build
+    removes such leftovers. ``init_node`` and ``lien join`` (``lien.federation.join``)."""
     node_dir = NodeDir(path)
     if node_dir.settings_file.exists():
         raise SetupError(f"{path} already holds a node")
@@ -213,8 +272,7 @@ def init_node(
         shutil.rmtree(leftover, ignore_errors=True)  # an interrupted init of this directory
     building = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
     try:
-        created = _build_node(building, password=password, database=database, demo=demo,
-                              progress=progress, genesis=genesis)
+        built = build(building)
         if path.exists():
             path.rmdir()  # empty, checked above
         os.rename(building, path)
@@ -222,7 +280,42 @@ def init_node(
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return created
+    return built
+
+
+def create_database(path: Path, database: str, config: ChainConfig) -> str:
+    """Create the chain's database for the node directory ``path`` (a relative SQLite URL is
+    under it) and record the genesis; returns its SQLAlchemy URL."""
+    url = database
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = f"sqlite:///{(path / url.removeprefix('sqlite:///')).resolve()}"
+    store = Store(url)
+    try:
+        store.create(config)
+    except StoreError as exc:  # a PostgreSQL database that already holds a chain
+        raise SetupError(f"{exc}: drop and recreate that database, or choose another") from None
+    finally:
+        store.dispose()
+    return url
+
+
+def write_settings(path: Path, chain_id: str, database: str, *,
+                   validator_key: str | None = None, peers: Sequence[str] = ()) -> None:
+    """Write ``path``/node.toml: the last file of a node directory (its presence means the
+    directory is complete). A node without ``validator_key`` signs no block; ``peers`` are
+    the ``[federation]`` peers it catches up from."""
+    lines = [f"chain_id = {_toml_string(chain_id)}", f"database = {_toml_string(database)}"]
+    if validator_key is not None:
+        lines.append(f"validator_key = {_toml_string(validator_key)}")
+    if peers:
+        lines += ["", "[federation]",
+                  f"peers = [{', '.join(_toml_string(peer) for peer in peers)}]"]
+    NodeDir(path).settings_file.write_text("\n".join(lines) + "\n")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -238,19 +331,10 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
     """Everything of a node directory in ``path`` (a fresh, empty directory)."""
     node_dir = NodeDir(path)
     chain_id = genesis.config.chain_id
-    (path / "genesis.json").write_text(json.dumps(genesis.config.to_json(), indent=2) + "\n")
+    write_genesis(path, genesis.config)
     write_secret(path / "validator.key", bytes(genesis.validator).hex())
     write_secret(path / WEB_SECRET, os.urandom(32).hex())
-    url = database
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = f"sqlite:///{(path / url.removeprefix('sqlite:///')).resolve()}"
-    store = Store(url)
-    try:
-        store.create(genesis.config)
-    except StoreError as exc:  # a PostgreSQL database that already holds a chain
-        raise SetupError(f"{exc}: drop and recreate that database, or choose another") from None
-    finally:
-        store.dispose()
+    url = create_database(path, database, genesis.config)
     node = Node(Store(url), validator_key=genesis.validator,
                 signing_record=node_dir.signing_record)
     node.start()
@@ -276,11 +360,7 @@ def _build_node(path: Path, *, password: str, database: str, demo: bool,
     finally:
         node.stop()
         node.store.dispose()
-    node_dir.settings_file.write_text(
-        f'chain_id = "{chain_id}"\n'
-        f'database = "{database}"\n'
-        'validator_key = "validator.key"\n'
-    )
+    write_settings(path, chain_id, database, validator_key="validator.key")
     return created
 
 

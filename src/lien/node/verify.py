@@ -16,12 +16,14 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Generator, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from ..chain import ValidatorSet, header_for
+from ..chain import Header, ValidatorSet, header_for
 from ..ledger import (
     TX_TYPES,
+    BlockOutcome,
     State,
     TxError,
     apply_block,
@@ -277,17 +279,7 @@ def _verify_block(
     check_link(block, state.height + 1, prev, first_seq)
     check_numbering(block, stored)
     txs = check_contents(block, stored, checked)
-    try:
-        # The ledger makes a block's order runs itself, from the state: the stored ones are
-        # compared with those, never executed as given.
-        outcome = apply_block(state, [tx for tx in txs if not TX_TYPES[tx.type].system],
-                              block.header.time_ms)
-    except ValueError as exc:
-        raise Problem(f"block {h}: {exc}", h) from None
-    check_runs(h, txs, outcome.txs)
-    if outcome.dropped:
-        tx, error = outcome.dropped[0]
-        raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
+    outcome = replay_block(state, block.header, txs)
     check_postings(h, first_seq, outcome.touched, postings)
     for s, result in zip(stored, outcome.results, strict=True):
         if s.result != result.encoded.decode():
@@ -295,11 +287,40 @@ def _verify_block(
                           f"{s.result} but re-execution gives {result.encoded.decode()}", h)
     state.take_changes()
     header = header_for(state.config.chain_id, prev, outcome)
-    for name in ("time_ms", "tx_count", "tx_root", "state_root"):
-        if getattr(header, name) != getattr(block.header, name):
-            raise Problem(f"block {h}: {name} differs from re-execution", h)
+    check_header(block.header, header)
     check_hash(block, header.hash)
     check_certificate(validators, block, header.hash)
+
+
+def replay_block(state: State, header: Header, txs: list[Tx],
+                 executed_before: AbstractSet[str] = frozenset()) -> BlockOutcome:
+    """Re-execute the transactions ``txs`` of the block of ``header`` on ``state`` (which
+    applies it): the block's order runs must be the ones the ledger makes itself, and no
+    transaction may be dropped. ``lien verify`` and catching up from peers
+    (``lien.federation.catchup``) both re-execute blocks through here. ``executed_before``:
+    as for ``apply_block``, the ids among ``txs`` that executed before this state's replay
+    memory begins (a state loaded from a store)."""
+    h = header.height
+    try:
+        # The ledger makes a block's order runs itself, from the state: the stored ones are
+        # compared with those, never executed as given.
+        outcome = apply_block(state, [tx for tx in txs if not TX_TYPES[tx.type].system],
+                              header.time_ms, executed_before=executed_before)
+    except ValueError as exc:
+        raise Problem(f"block {h}: {exc}", h) from None
+    check_runs(h, txs, outcome.txs)
+    if outcome.dropped:
+        tx, error = outcome.dropped[0]
+        raise Problem(f"block {h}: transaction {tx.id} should not be in a block ({error})", h)
+    return outcome
+
+
+def check_header(expected: Header, header: Header) -> None:
+    """The header of a re-executed block (``header``) is the one the block holds."""
+    h = expected.height
+    for name in ("time_ms", "tx_count", "tx_root", "state_root"):
+        if getattr(header, name) != getattr(expected, name):
+            raise Problem(f"block {h}: {name} differs from re-execution", h)
 
 
 def check_runs(height: int, stored: list[Tx], executed: list[Tx]) -> None:

@@ -41,7 +41,7 @@ from ..ledger import (
 )
 from ..ledger.encoding import canonical_trusted
 from ..ledger.state import Order, Recovery
-from ..ledger.transactions import Signature, tx_from_parts
+from ..ledger.transactions import Signature, envelope_bytes, tx_from_parts
 from . import migrate
 from . import schema as t
 from .base import BlockWrite
@@ -814,6 +814,11 @@ class RawTx:
     signatures: bytes
     result: str
     expires: int  #: the column ``load_state`` rebuilds the replay memory from
+
+    def envelope(self) -> bytes:
+        """The transaction's canonical envelope, from the stored bytes as they are (what the
+        replication API serves: a peer hashes and verifies exactly these bytes)."""
+        return envelope_bytes(self.body, unpack_signatures(self.signatures))
 
 
 def _stored_tx(row: Any) -> StoredTx:

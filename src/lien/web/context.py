@@ -54,6 +54,12 @@ class ApiSettings:
     history_page_max: int = 200
     #: Largest ``limit`` of one page of blocks (``PAGE_DEFAULT`` when none is asked for).
     blocks_page_max: int = 200
+    #: Largest ``limit`` of one page of certified blocks (GET /blocks/certified, replication).
+    certified_page_max: int = 200
+    #: A page of certified blocks stops before the block that would bring it over this many
+    #: transactions (it always holds one whole block, at most ``block_transactions_max`` and
+    #: its order runs): bounds the memory and the size of one answer.
+    certified_page_transactions_max: int = limits.block_transactions_max
     #: A comment line on an idle event stream this often, so proxies keep it open.
     sse_heartbeat_s: float = 15.0
     #: The ``retry:`` line of an event stream: how long a client waits before reconnecting.
@@ -71,7 +77,8 @@ class ApiSettings:
     metrics: MetricsSettings = MetricsSettings()
 
     def __post_init__(self) -> None:
-        if min(self.history_page_max, self.blocks_page_max) < PAGE_DEFAULT:
+        if min(self.history_page_max, self.blocks_page_max, self.certified_page_max
+               ) < PAGE_DEFAULT:
             raise ValueError(f"a page may not be smaller than its default, {PAGE_DEFAULT}")
 
 

@@ -120,6 +120,7 @@ def request_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
 PAGE_SETTINGS = {
     ("get", "/api/v1/accounts/{account_id}/history", "limit"): "history_page_max",
     ("get", "/api/v1/blocks", "limit"): "blocks_page_max",
+    ("get", "/api/v1/blocks/certified", "limit"): "certified_page_max",
 }
 #: (method, path) -> the setting that bounds its request body, in bytes
 BODY_SETTINGS = {

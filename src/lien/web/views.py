@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ledger import Account, Membership, format_account_id, format_amount
-from ..store.store import StoredBlock, StoredTx
+from ..store.store import RawTx, StoredBlock, StoredTx
 
 _AMOUNTS = ("nantie", "credit", "floor", "ceiling")
 
@@ -69,4 +69,18 @@ def block(stored: StoredBlock, final: bool) -> dict[str, Any]:
         "signatures": [{"key": k, "sig": s.hex()} for k, s in sorted(stored.signatures.items())],
         "final": final,
         "first_seq": stored.first_seq,
+    }
+
+
+def certified_block(stored: StoredBlock, raws: list[RawTx]) -> dict[str, Any]:
+    """A final block whole, for replication: its transactions and results as the exact
+    canonical JSON texts the node stores (a peer hashes the same bytes)."""
+    header = stored.header
+    return {
+        "height": header.height,
+        "hash": header.hash,
+        "header": header.to_json(),
+        "signatures": [{"key": k, "sig": s.hex()} for k, s in sorted(stored.signatures.items())],
+        "log_position": stored.log_position,
+        "transactions": [{"tx": raw.envelope().decode(), "result": raw.result} for raw in raws],
     }

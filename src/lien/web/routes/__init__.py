@@ -7,7 +7,7 @@ OpenAPI document describes is the one that runs.
     transactions   POST /transactions, POST /transactions/batch, GET /transactions/{id}[/receipt]
     accounts       GET /accounts/{account_id}, GET /accounts/{account_id}/history
     events         GET /accounts/{account_id}/events (Server-Sent Events)
-    blocks         GET /blocks, GET /blocks/{height}
+    blocks         GET /blocks, GET /blocks/certified, GET /blocks/{height}
     currencies     GET /currencies, GET /currencies/{code}
     chain          GET /chain, GET /reasons
     federation     GET /federation

@@ -1,8 +1,9 @@
-"""Blocks: their headers, validator signatures, finality and transaction ids."""
+"""Blocks: their headers, validator signatures, finality and transaction ids; and the certified
+blocks whole, for the nodes that catch up from this one (``lien.federation.catchup``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -31,6 +32,41 @@ def list_blocks(
         "items": [views.block(b, ctx.node.is_final(b.header.height)) for b in page],
         "next": page[-1].header.height if len(rows) > size else None,
     })
+
+
+@router.get("/blocks/certified", summary="Certified blocks after a height, whole",
+            description="Replication: what a node that joins or catches up re-executes. Only "
+                        "final blocks (a certificate of more than 2/3 of the validators), "
+                        f"oldest first, `limit` per page ({PAGE_DEFAULT} when not given), "
+                        "fewer when they hold more than `certified_page_transactions_max` "
+                        "transactions (always one whole block). Each block: `height`, `hash`, "
+                        "`header`, `signatures` (its certificate), `log_position` (the "
+                        "ordering-log entry that closed it) and `transactions`: "
+                        "`[{tx, result}]`, each the exact canonical JSON text of the envelope "
+                        "and of its recorded result, in block order. Pass `next` as `after` "
+                        "(`next` is null when no final block follows the page); "
+                        "`final_height` is the node's.",
+            responses={**json_200("`{items: [certified block], next, final_height}`"),
+                       **QUERY_ERRORS})
+def list_certified_blocks(
+    ctx: Ctx,
+    after: Annotated[int, Query(ge=0, le=INT_MAX, description="Blocks above this height."), Digits] = 0,
+    limit: Annotated[int, Query(ge=1, description="Page size (blocks)."), Digits] = PAGE_DEFAULT,
+) -> Response:
+    size = page_limit(limit, ctx.settings.certified_page_max)
+    final = ctx.node.summary.final_height  # blocks above it are not served, even if stored
+    items: list[dict[str, Any]] = []
+    last, transactions = after, 0
+    if after < final:
+        budget = ctx.settings.certified_page_transactions_max
+        for block, raws in ctx.store.iter_blocks(after=after, through=min(final, after + size)):
+            transactions += len(raws)
+            if items and transactions > budget:
+                break  # between two reads of the store: no query stays open
+            items.append(views.certified_block(block, raws))
+            last = block.header.height
+    return json_response({"items": items, "next": last if items and last < final else None,
+                          "final_height": final})
 
 
 @router.get("/blocks/{height}", summary="One block",
