@@ -361,14 +361,21 @@ class JetStreamLog:
         """Fill the buffer from this node's consumer, in stream order, while the log is open."""
         sub: Any = None
         delay_s = 0.05
+        held = 0  #: the stream's last sequence at the check after a fetch that brought nothing
         while not self._closed and self.failure is None:
             try:
                 if self._want is not None:
                     if sub is not None:
-                        await sub.unsubscribe()
+                        old, sub = sub, None
+                        await old.unsubscribe()
                     with self._lock:
-                        after, self._want = self._want, None
+                        after = self._want
                     sub = await self._consumer(after)
+                    # Only now: a creation that failed or timed out (the cluster electing a
+                    # leader) is tried again, never left with the old subscription.
+                    with self._lock:
+                        if self._want == after:
+                            self._want = None
                 with self._lock:
                     full = len(self._buffer) >= self.settings.buffer_entries_max
                 if full:
@@ -376,9 +383,17 @@ class JetStreamLog:
                     await self._space.wait()
                     continue
                 msgs = await sub.fetch(self.settings.fetch_batch_max, timeout=1.0)
-                delay_s = 0.05
+                delay_s, held = 0.05, 0
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                await self._check_stream()
+                with self._lock:
+                    # A whole fetch brought nothing although the stream already held more
+                    # at the previous check: the consumer is gone (deleted while the cluster
+                    # failed over): start it again where the buffer ends.
+                    if sub is not None and self._want is None and held >= self._next:
+                        log.warning("the consumer of %s delivers nothing from %d: restarted",
+                                    self.settings.name, self._next)
+                        self._want = self._next - 1
+                held = await self._check_stream() or 0
                 continue
             except Exception as exc:  # the cluster fails over, the consumer is gone: try again
                 if self._closed:
@@ -417,13 +432,14 @@ class JetStreamLog:
                 self._known = max(self._known, seq)
             self._arrived.notify_all()
 
-    async def _check_stream(self) -> None:
-        """The stream is still the one this node consumes: same creation, not shorter."""
+    async def _check_stream(self) -> int | None:
+        """The stream is still the one this node consumes: same creation, not shorter.
+        Returns its last sequence (None: not known now)."""
         try:
             info = await self.link.js.stream_info(self.settings.name)
         except Exception as exc:
             log.debug("stream info: %s", exc)
-            return
+            return None
         created = info.created.isoformat() if info.created else ""
         with self._arrived:
             if created != self.identity or info.state.last_seq < self._next - 1:
@@ -433,6 +449,7 @@ class JetStreamLog:
                     f"the one created {self.identity} up to {self._next - 1})")
                 log.critical("%s", self.failure)
                 self._arrived.notify_all()
+        return int(info.state.last_seq)
 
     def wait(self, after: int, timeout_s: float) -> bool:
         with self._arrived:
