@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cli_support import run
 
 KEYS = {
@@ -61,3 +63,38 @@ def test_the_till_path_pays_between_two_phones_in_chromium(tmp_path: Path) -> No
     assert figures["till_payments"] == 3
     assert 0 < figures["till_paid_p50_ms"] <= figures["till_paid_p99_ms"]
     assert 20 < figures["wallet_first_load_kb"] < 2000  # the page, its modules, hash-wasm
+
+
+FEDERATION_KEYS = {
+    "ed25519_verify_per_s", "federation_nodes", "federation_clients", "federation_payments",
+    "federation_payments_per_s", "federation_final_p50_ms", "federation_final_p99_ms",
+    "federation_final_max_ms", "federation_final_gap_max_ms", "federation_failover_pause_ms",
+    "federation_failover_payments_not_final", "federation_blocks",
+}
+
+
+@pytest.mark.slow
+def test_the_federation_bench_runs_three_nats_servers_and_three_nodes(tmp_path: Path) -> None:
+    """``lien bench --federation`` at a tiny size: 3 NATS servers and 3 ``lien serve``
+    validators, payments final on the node they entered, the stream's leader killed under
+    load, and the three databases holding the same blocks at the end (else it fails)."""
+    out = tmp_path / "federation.json"
+    result = run("bench", "--json", "--federation", "--out", out, "--federation-seconds", "2",
+                 "--federation-clients", "2", "--federation-accounts", "20")
+    assert result.exit_code == 0, result.text
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert json.loads(out.read_text()) == figures
+    assert FEDERATION_KEYS <= set(figures)
+    for name in FEDERATION_KEYS:
+        assert type(figures[name]) is int and figures[name] >= 0, name
+    assert figures["federation_nodes"] == 3
+    assert figures["federation_clients"] == 6
+    assert figures["federation_payments"] > 0 and figures["federation_payments_per_s"] > 0
+    assert 0 < figures["federation_final_p50_ms"] <= figures["federation_final_p99_ms"]
+    assert figures["federation_final_p99_ms"] <= figures["federation_final_max_ms"] < 10_000
+    # the stream elects a new leader in seconds: finality pauses, then resumes on every node
+    assert 0 < figures["federation_final_gap_max_ms"] < figures["federation_failover_pause_ms"]
+    assert figures["federation_failover_pause_ms"] < 60_000
+    assert figures["federation_blocks"] > 0
+    ratio = figures["federation_payments_per_s"] / figures["ed25519_verify_per_s"]
+    assert abs(figures["federation_payments_per_s_ratio"] - ratio) < 0.001

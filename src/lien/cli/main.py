@@ -359,11 +359,29 @@ def bench(
     scale: bool = typer.Option(
         False, "--scale", help="Also measure a node with 100,000 accounts and 1,000,000 "
         "transactions of history: restart time, memory, throughput (a few minutes more)."),
+    federation: bool = typer.Option(
+        False, "--federation", help="Measure a federation instead: 3 NATS servers and 3 "
+        "`lien serve` validators on loopback — payments/s, submit → final p50/p99, and the "
+        "pause of finality when the stream's leading NATS server is killed (about 2 min)."),
+    federation_seconds: float = typer.Option(
+        30.0, min=1.0, max=3600.0, help="--federation: the steady window, in seconds."),
+    federation_clients: int = typer.Option(
+        48, min=1, max=256, help="--federation: clients on each node, each waiting until "
+        "its payment is final before sending the next."),
+    federation_accounts: int = typer.Option(
+        600, min=2, max=100_000, help="--federation: funded members paying each other."),
+    federation_failover: bool = typer.Option(
+        True, "--federation-failover/--no-federation-failover",
+        help="--federation: also kill the stream's leading NATS server under load."),
 ) -> None:
     """Measure throughput and latency against this machine's Ed25519 baseline (about a minute).
 
     Example: lien bench --json --out var/bench.json
     """
+    if federation:
+        _bench_federation(as_json, out, federation_seconds, federation_clients,
+                          federation_accounts, federation_failover)
+        return
     from .. import bench as harness
 
     size = (harness.SCALE_ACCOUNTS, harness.SCALE_TRANSACTIONS) if scale else None
@@ -387,6 +405,40 @@ def bench(
         table.add_row("scale_rss_mib", f"{figures['scale_rss_mib']:.0f}", "", "")
         table.add_row("scale_ready_s (state loaded)", f"{figures['scale_ready_s']:.2f}", "", "")
         table.add_row("scale_ready_rss_mib", f"{figures['scale_ready_rss_mib']:.0f}", "", "")
+    console.print(table)
+    line = json.dumps(figures, sort_keys=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(line + "\n")
+    if as_json:
+        print(line)
+
+
+def _bench_federation(as_json: bool, out: Path | None, seconds: float, clients: int,
+                      accounts: int, failover: bool) -> None:
+    from .. import bench_federation as harness
+
+    shape = harness.LoadShape(seconds=seconds, clients_per_node=clients, accounts=accounts,
+                              failover=failover)
+    try:
+        figures = harness.run(shape, log=lambda m: err.log(m))
+    except harness.NodesDiverged as exc:
+        fail(EXIT_VERIFY, f"the federation's nodes diverged: {exc}")
+    except harness.FederationBenchFailed as exc:
+        fail(EXIT_UNREACHABLE, f"the federation bench failed: {exc}")
+    baseline = figures["ed25519_verify_per_s"]
+    rate = figures["federation_payments_per_s"]
+    table = Table("figure", "value", "ratio to ed25519 baseline", "target",
+                  title="LIEN bench --federation (3 NATS servers, 3 validators)")
+    table.add_row("ed25519_verify_per_s (baseline)", f"{baseline:,}", "1.00", "")
+    table.add_row("federation_payments_per_s", f"{rate:,}", f"{rate / baseline:.3f}",
+                  f"≥ {harness.FEDERATION_TARGET_RATIO}")
+    table.add_row("federation_final_p50_ms", f"{figures['federation_final_p50_ms']}", "", "")
+    table.add_row("federation_final_p99_ms", f"{figures['federation_final_p99_ms']}", "",
+                  f"≤ {harness.FEDERATION_FINAL_P99_MS_MAX}")
+    if failover:
+        table.add_row("federation_failover_pause_ms",
+                      f"{figures['federation_failover_pause_ms']}", "", "")
     console.print(table)
     line = json.dumps(figures, sort_keys=True)
     if out is not None:

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from ..ledger.crypto import new_signing_key
-from ..node.genesis import make_genesis
+from ..node.genesis import Genesis, make_genesis
 from ..node.node import Node, NodeSettings, wall_clock_ms
 from ..node.setup import (DEMO_KDF, DEMO_PASSWORD, WEB_SECRET, NodeDir, create_database,
                           expect_ok, make_demo, write_genesis, write_secret)
@@ -139,6 +139,9 @@ def _node_toml(chain_id: str, database: str, name: str, servers: Sequence[str],
 class DemoFederation:
     """The NATS cluster and the nodes of a demo federation in one directory."""
 
+    #: the name of the chain ``create`` makes (its id adds the genesis digest)
+    chain_name = "federation-demo"
+
     def __init__(self, directory: Path, cluster: NatsCluster, nodes: list[DemoNode]) -> None:
         self.directory = directory
         self.cluster = cluster
@@ -175,7 +178,7 @@ class DemoFederation:
             raise FileExistsError(f"{directory} already holds a demo federation")
         directory.mkdir(parents=True, exist_ok=True)
         keys = tuple(new_signing_key() for _ in names)
-        genesis = make_genesis("federation-demo", wall_clock_ms(), validators=keys)
+        genesis = make_genesis(cls.chain_name, wall_clock_ms(), validators=keys)
         chain_id = genesis.config.chain_id
         size = min(nodes, NATS_SERVERS)
         nats_ports = free_ports(3 * size)
@@ -229,17 +232,23 @@ class DemoFederation:
         node.start()
         try:
             expect_ok(node.run(genesis.bootstrap), "genesis")
-            founders = {"governor": genesis.governor, "association": genesis.association,
-                        "comptoir": genesis.comptoir,
-                        **{f"admin-{i + 1}": a for i, a in enumerate(genesis.admins)}}
-            for name, member in founders.items():
-                keystore.write(path / "keys" / f"{name}.json",
-                               keystore.seal(member.key, DEMO_PASSWORD, member.kind, DEMO_KDF))
-            make_demo(node, genesis, path, payments=payments)
+            self._history(node, genesis, path, payments)
         finally:
             node.stop()
             node.store.dispose()
             federation.close()
+
+    def _history(self, node: Node, genesis: Genesis, path: Path, payments: int) -> None:
+        """What follows genesis, made by ``node`` (node ``a``, directory ``path``): the
+        founders' keystores and the demo's members and payments. (``lien bench
+        --federation`` makes its own: funded members.)"""
+        founders = {"governor": genesis.governor, "association": genesis.association,
+                    "comptoir": genesis.comptoir,
+                    **{f"admin-{i + 1}": a for i, a in enumerate(genesis.admins)}}
+        for name, member in founders.items():
+            keystore.write(path / "keys" / f"{name}.json",
+                           keystore.seal(member.key, DEMO_PASSWORD, member.kind, DEMO_KDF))
+        make_demo(node, genesis, path, payments=payments)
 
     # -- running ---------------------------------------------------------------------------------
     def start(self) -> None:

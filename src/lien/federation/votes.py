@@ -77,10 +77,16 @@ class VoteChannel:
 
     async def _subscribe(self, since_ms: int) -> None:
         start = datetime.fromtimestamp(max(0, since_ms) / 1000, UTC)
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
         self._sub = await self.link.js.subscribe(
             self.subject, cb=self._on_message, ordered_consumer=True, stream=self.name,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                  opt_start_time=start))
+            config=config)
+        # The ordered consumer keeps this config and, when it recreates its consumer (its
+        # server died, a gap), sets a start *sequence* in it but leaves the start time:
+        # NATS refuses that (10094), and this node would never hear a vote again (seen with
+        # nats-py 2.16 when the log stream's leader was killed under `lien bench
+        # --federation`). The consumer exists now: the start time has served.
+        config.opt_start_time = None
 
     async def _on_message(self, msg: Msg) -> None:
         try:

@@ -372,10 +372,16 @@ class JetStreamLog:
             try:
                 if self._want is not None:
                     if sub is not None:
-                        await sub.unsubscribe()
+                        old, sub = sub, None
+                        await old.unsubscribe()
                     with self._lock:
-                        after, self._want = self._want, None
+                        after = self._want
                     sub = await self._consumer(after)
+                    # Only now: a creation that failed or timed out (the cluster electing a
+                    # leader) is tried again, never left with the old subscription.
+                    with self._lock:
+                        if self._want == after:
+                            self._want = None
                 with self._lock:
                     full = len(self._buffer) >= self.settings.buffer_entries_max
                 if full:
@@ -385,7 +391,7 @@ class JetStreamLog:
                 msgs = await sub.fetch(self.settings.fetch_batch_max, timeout=1.0)
                 delay_s = 0.05
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                await self._check_stream()
+                await self._check_stream()  # and restarts a consumer that delivers nothing
                 continue
             except Exception as exc:  # the cluster fails over, the consumer is gone: try again
                 if self._closed:
@@ -435,7 +441,8 @@ class JetStreamLog:
             self._arrived.notify_all()
 
     async def _check_stream(self) -> None:
-        """The stream is still the one this node consumes: same creation, not shorter."""
+        """The stream is still the one this node consumes: same creation, not shorter; and
+        this node's consumer, which just delivered nothing, has nothing to deliver."""
         try:
             info = await self.link.js.stream_info(self.settings.name)
         except nats.js.errors.NotFoundError:
