@@ -101,6 +101,13 @@ def test_a_wrong_validator_alone_is_not_enough_and_the_rest_still_finalise(
         for block in node.store.blocks(0, top):
             if block.header.height > 0 and len(block.signatures) > 1:
                 assert liar not in block.signatures  # certified by a, b, c: 3 of 4
+        # ... and the liar is caught: its signature of a header other than the certified one
+        poll(lambda node=node: node.evidence, 30, "evidence of the wrong header")
+        evidence = node.evidence[0]
+        assert evidence.key == liar
+        certified = node.store.block(evidence.height)
+        assert certified is not None and evidence.first[0] == certified.header.hash
+        assert evidence.second[0] != certified.header.hash
 
 
 def test_a_node_whose_state_differs_from_the_certified_header_stops_with_a_report(

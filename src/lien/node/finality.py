@@ -29,6 +29,8 @@ from ..ledger.crypto import BLOCK_DOMAIN, verify
 #: Heights above its own a node keeps votes for (a node behind the federation executes them
 #: soon); votes further ahead are dropped (they come again from the votes stream or a peer).
 heights_ahead_max = 100_000
+#: Final blocks whose votes a node keeps: a late vote contradicting them is still evidence.
+final_memory_blocks = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,14 @@ class Tally:
         if earlier[0] == vote.block_hash:
             return None
         return Equivocation(vote.height, vote.key, earlier, (vote.block_hash, vote.signature))
+
+    def ballot(self, height: int) -> dict[str, tuple[str, bytes]]:
+        """Validator key -> (hash, signature) counted at ``height`` (a copy)."""
+        return dict(self._ballots.get(height, {}))
+
+    def vote_of(self, height: int, key: str) -> tuple[str, bytes] | None:
+        """The (hash, signature) counted for validator ``key`` at ``height``."""
+        return self._ballots.get(height, {}).get(key)
 
     def signatures(self, height: int, block_hash: str) -> dict[str, bytes]:
         return {key: sig for key, (h, sig) in self._ballots.get(height, {}).items()

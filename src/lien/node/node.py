@@ -69,7 +69,8 @@ from ..ledger.transactions import signature_refusal
 from ..ordering import (CutBlock, EmbeddedLog, LogEntry, LogReset, LogUnavailable, OrderingLog,
                         cut_blocks)
 from ..store import BlockWrite, NodeStore, StoreFull
-from .finality import Equivocation, StateDiverged, Tally, Vote, heights_ahead_max
+from .finality import (Equivocation, StateDiverged, Tally, Vote, final_memory_blocks,
+                       heights_ahead_max)
 from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
@@ -268,6 +269,9 @@ class Node:
         #: Finality is sequential: a certified block commits to every block before it. The
         #: highest certified block is found once here, then finality is pushed (``finality``).
         self._unfinal: dict[int, str] = {}  #: height -> hash of this node's non-final blocks
+        #: height -> hash of the latest final blocks (``final_memory_blocks``): late votes
+        #: are checked against them
+        self._final_hashes: dict[int, str] = {}
         self.final_height = self._find_final_height(last.header.height if last else 0)
         self.tally = Tally(self.validators)
         self._votes_in: list[Vote] = []
@@ -993,13 +997,27 @@ class Node:
         with self._lock:
             votes, self._votes_in = self._votes_in, []
         ceiling = self.state.height + heights_ahead_max
+        floor = self.final_height - final_memory_blocks
         for vote in votes:
-            if not self.final_height < vote.height <= ceiling:
+            if not floor < vote.height <= ceiling:
                 continue
-            evidence = self.tally.add(vote)
+            evidence = self.tally.add(vote) or self._against_certified(vote)
             if evidence is not None:
                 self._record_evidence(evidence)
         self._advance_finality()
+
+    def _against_certified(self, vote: Vote) -> Equivocation | None:
+        """A validator's valid signature, at a final height, of a header other than the one
+        certified there: a wrong state signed (the certified header is the first of the pair,
+        with this validator's signature of it when it gave one)."""
+        certified = self._final_hashes.get(vote.height)
+        if certified is None or certified == vote.block_hash:
+            return None
+        if self.tally.vote_of(vote.height, vote.key) != (vote.block_hash, vote.signature):
+            return None  # not counted: not a validator's, or a signature that does not verify
+        own = self.tally.signatures(vote.height, certified).get(vote.key, b"")
+        return Equivocation(vote.height, vote.key, (certified, own),
+                            (vote.block_hash, vote.signature))
 
     def _record_evidence(self, evidence: Equivocation) -> None:
         if any(e.height == evidence.height and e.key == evidence.key for e in self.evidence):
@@ -1032,8 +1050,16 @@ class Node:
         for height, block_hash, signatures in certified:
             self._written(lambda: self.store.set_signatures(height, block_hash, signatures))
         for height in [h for h in self._unfinal if h <= final]:
-            del self._unfinal[height]
-        self.tally.forget_through(final)
+            self._final_hashes[height] = self._unfinal.pop(height)
+            for key, (block_hash, signature) in self.tally.ballot(height).items():
+                evidence = self._against_certified(Vote(height, block_hash, key, signature))
+                if evidence is not None:
+                    self._record_evidence(evidence)
+        for height in [h for h in self._final_hashes if h <= final - final_memory_blocks]:
+            del self._final_hashes[height]
+        # the votes on the latest final blocks are kept: a late vote that contradicts them
+        # is evidence too
+        self.tally.forget_through(final - final_memory_blocks)
         self.final_height = final
         self.summary = replace(self.summary, final_height=final)
         for height in sorted(h for h in self._awaiting if h <= final):
