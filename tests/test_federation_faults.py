@@ -26,7 +26,7 @@ import nats
 import pytest
 
 from lien.federation.demo import DemoFederation, DemoNode
-from lien.federation.natsd import NatsServer
+from lien.federation.natsd import NatsServer, free_ports
 from lien.node.node import wall_clock_ms
 from lien.ordering.jetstream import stream_name_for
 from lien.wallet import Member, TxMaker, keystore
@@ -254,6 +254,38 @@ def test_a_partitioned_node_never_finalises_alone_and_catches_up(fed: DemoFedera
     height = converged(fed, load)
     assert height > before["final_height"]
     same_blocks(fed, height)
+
+
+def test_a_new_node_joins_from_scratch_verifies_everything_and_follows(
+        fed: DemoFederation, tmp_path: Path) -> None:
+    lien = str(Path(sys.executable).parent / "lien")
+    a = fed.nodes[0]
+    target = tmp_path / "e"
+    done = subprocess.run([lien, "join", "--dir", str(target), "--peer", a.url],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = subprocess.run([lien, "verify", "--dir", str(target)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # It follows the federation: it reads the stream from its last block (no validator key:
+    # it signs nothing, and counts the validators' votes).
+    with (target / "node.toml").open("a") as toml:
+        servers = ", ".join(f'"{u}"' for u in fed.cluster.urls)
+        toml.write(f'\n[ordering]\nbackend = "jetstream"\nservers = [{servers}]\n'
+                   f'replicas = 3\nconsumer = "e"\n')
+    joined = DemoNode("e", target, free_ports(1)[0], "sqlite:///node.db")
+    joined.start()
+    try:
+        joined.wait_serving()
+        chain_id = chain(a)["chain_id"]
+        with Load(fed, chain_id) as load:
+            load.wait_final_beyond(chain(a)["final_height"])
+        height = converged(fed, load)
+        poll(lambda: chain(joined)["final_height"] >= height or None, 120, "node e following")
+        assert chain(joined)["last_hash"] == chain(a)["last_hash"] or (
+            chain(joined)["height"] > height)
+    finally:
+        assert joined.stop() == 0
 
 
 def test_every_node_verifies_its_whole_chain_afterwards(fed: DemoFederation) -> None:

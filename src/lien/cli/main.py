@@ -142,7 +142,8 @@ def serve(
             # The state loads in the node's block loop: the API answers queries at once from
             # the store; submissions wait for the state (their signers are checked against it).
             node = open_node(dir, load_in_background=True,
-                             startup_check=StartupCheck(latest_blocks=check_blocks),
+                             startup_check=StartupCheck(latest_blocks=check_blocks,
+                                                        shared_log=federation is not None),
                              ordering=federation.log if federation is not None else None)
             if federation is not None:
                 federation.attach(node)

@@ -85,6 +85,9 @@ class StartupCheck:
 
     latest_blocks: int = 64
     latest_transactions_max: int = limits.block_transactions_max
+    #: the node's log is a federation's stream, outside its database: a block signed and not
+    #: committed is rebuilt from the stream, so the "lost block" check does not apply
+    shared_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,7 @@ def _lost_block(chain: _Chain) -> None:
     """One block behind the signing record is the crash between signing a block and
     committing it: the log then still holds that block's entries (they leave it in the
     block's own commit). With nothing left in the log, the block was deleted."""
-    if chain.signed_height != chain.height + 1:
+    if chain.signed_height != chain.height + 1 or chain.settings.shared_log:
         return
     consumed = chain.last.log_position if chain.last else 0
     if chain.store.log_last_position() <= consumed:
