@@ -97,10 +97,13 @@ class NatsLink:
                                         daemon=True)
         self._thread.start()
         try:
-            self.nc: Client = self.run(self._connect(), connection.connect_timeout_s + 5)
-        except BaseException:
+            self.nc: Client = self.run(asyncio.wait_for(self._connect(),
+                                                        2 * connection.connect_timeout_s))
+        except Exception as exc:
+            self.run(self._cancel_tasks())
             self._stop_loop()
-            raise
+            raise LogUnavailable(f"cannot connect to NATS ({', '.join(connection.servers)}): "
+                                 f"{type(exc).__name__} {exc}") from exc
         self.js = self.nc.jetstream()
 
     async def _connect(self) -> Client:
@@ -144,6 +147,9 @@ class NatsLink:
 
     async def _shutdown(self) -> None:
         await self.nc.close()
+        await self._cancel_tasks()
+
+    async def _cancel_tasks(self) -> None:
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
