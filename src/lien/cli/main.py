@@ -406,6 +406,12 @@ def bench(
         table.add_row("scale_rss_mib", f"{figures['scale_rss_mib']:.0f}", "", "")
         table.add_row("scale_ready_s (state loaded)", f"{figures['scale_ready_s']:.2f}", "", "")
         table.add_row("scale_ready_rss_mib", f"{figures['scale_ready_rss_mib']:.0f}", "", "")
+    _emit(table, figures, out, as_json)
+
+
+def _emit(table: Table, figures: dict[str, Any], out: Path | None, as_json: bool) -> None:
+    """Print the bench's table; its figures as one JSON line to ``out`` and, with ``--json``,
+    as the last line of the output."""
     console.print(table)
     line = json.dumps(figures, sort_keys=True)
     if out is not None:
@@ -440,13 +446,7 @@ def _bench_federation(as_json: bool, out: Path | None, seconds: float, clients: 
     if failover:
         table.add_row("federation_failover_pause_ms",
                       f"{figures['federation_failover_pause_ms']}", "", "")
-    console.print(table)
-    line = json.dumps(figures, sort_keys=True)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(line + "\n")
-    if as_json:
-        print(line)
+    _emit(table, figures, out, as_json)
 
 
 def main() -> None:
