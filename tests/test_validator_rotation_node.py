@@ -185,3 +185,39 @@ def test_the_tally_keeps_votes_of_a_set_it_does_not_know_yet() -> None:
     assert tally.signatures(7, block_hash) == {}
     tally.forget_through(7)
     assert tally._aside == []
+
+
+def test_verify_and_the_start_up_check_see_a_tampered_validator_change(
+        chain: tuple[Node, Genesis, str]) -> None:
+    node, genesis, url = chain
+    mk = TxMaker(genesis.config.chain_id, wall_clock_ms)
+    node.run(genesis.bootstrap)
+    rotated = [pub(NEW_A), pub(B), pub(C), pub(D)]
+    [change] = node.run([mk.set_validators([A, B, C], rotated)])
+    node.run([mk.open(Member.new())])
+    h = change.height or 0
+    node.stop()
+    store = Store(url)
+    try:
+        assert verify_store(store).ok and quick_check(store).ok
+        forged = ",".join(sorted([pub(key("forger")), pub(B), pub(C), pub(D)]))
+        with store.engine.begin() as conn:  # the new set replaced by another
+            conn.exec_driver_sql("UPDATE validator_sets SET keys = ?", (forged,))
+        report = verify_store(store)
+        assert not report.ok and "validator set" in report.problem, report.problem
+        # the start-up check reads the certificates with the forged set: A's new key's
+        # signature on the block after the change is no validator's any more
+        checked = quick_check(store)
+        assert not checked.ok and checked.height == h + 1, checked
+        with store.engine.begin() as conn:  # a change beyond the next block
+            conn.exec_driver_sql("UPDATE validator_sets SET from_height = 99, keys = ?",
+                                 (",".join(sorted(rotated)),))
+        checked = quick_check(store)
+        assert not checked.ok and checked.check == "validator sets", checked
+        assert "beyond the block after the last" in checked.problem
+        with store.engine.begin() as conn:  # the change deleted
+            conn.exec_driver_sql("DELETE FROM validator_sets")
+        report = verify_store(store)
+        assert not report.ok, report
+    finally:
+        store.dispose()

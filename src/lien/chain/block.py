@@ -133,8 +133,9 @@ class ValidatorSchedule:
         if change.from_height <= self._from[-1]:
             raise ValueError(f"a validator change from height {change.from_height} after one "
                              f"from height {self._from[-1]}")
-        self._from.append(change.from_height)
+        # the set first: a reader in another thread (the API) never finds a height without it
         self._sets.append(ValidatorSet(change.keys))
+        self._from.append(change.from_height)
 
     def at(self, height: int) -> ValidatorSet:
         """The set that certifies block ``height``."""

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import admin, federation, till, wallet
+from . import admin, federation, till, validators, wallet
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
 
@@ -339,6 +339,8 @@ app.add_typer(till.till_app, name="till")
 app.add_typer(federation.federation_app, name="federation")
 # The admin verbs until the back office exists (approve, issue, limits, pending): lien.cli.admin.
 admin.register(app)
+# The validator set: show it, change it (a key rotation): lien.cli.validators.
+validators.register(app)
 
 
 @app.command()

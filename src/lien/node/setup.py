@@ -4,7 +4,8 @@
                         API's rate limits, ``[limits]``); written last, so its presence means
                         the directory is complete
     DIR/genesis.json    the genesis document (share it with every node of the chain)
-    DIR/validator.key   this node's validator seed (hex, mode 0600)
+    DIR/validator.key   this node's validator seed (hex, mode 0600); during a key rotation, its
+                        new seed on a second line (``lien.node.validators``)
     DIR/signing.json    the last height and block hash the validator signed (node.signing)
     DIR/node.db         the SQLite database (chain and state, node-local log, personal data);
                         its schema is upgraded when the node opens it (``Store.upgrade``)
@@ -87,9 +88,24 @@ class NodeDir:
     def signing_record(self) -> Path:
         return self.path / "signing.json"
 
+    @property
+    def validator_key_file(self) -> Path:
+        return self.path / str(self.settings()["validator_key"])
+
+    def validator_keys(self) -> tuple[nacl.signing.SigningKey, ...]:
+        """This validator's keys: one seed (hex) per line, the first the one it began with;
+        a second during a key rotation (``lien.node.validators``)."""
+        lines = self.validator_key_file.read_text().split()
+        if not lines:
+            raise SetupError(f"{self.validator_key_file} holds no validator key")
+        try:
+            return tuple(signing_key_from_seed(bytes.fromhex(line)) for line in lines)
+        except ValueError:
+            raise SetupError(f"{self.validator_key_file}: a line is not a 32-byte seed in "
+                             "hex") from None
+
     def validator_key(self) -> nacl.signing.SigningKey:
-        seed = (self.path / str(self.settings()["validator_key"])).read_text().strip()
-        return signing_key_from_seed(bytes.fromhex(seed))
+        return self.validator_keys()[0]
 
 
 def open_store(path: Path) -> Store:
@@ -127,9 +143,11 @@ def open_node(path: Path, settings: NodeSettings | None = None,
             if not report.ok:
                 raise ChainDamaged(f"the start-up check failed ({report.check}): "
                                    f"{report.problem}")
-        return Node(store, validator_key=node_dir.validator_key(), settings=settings,
+        first, *more = node_dir.validator_keys()
+        return Node(store, validator_key=first, settings=settings,
                     clock=clock, signing_record=node_dir.signing_record,
-                    load_in_background=load_in_background, ordering=ordering)
+                    load_in_background=load_in_background, ordering=ordering,
+                    more_validator_keys=more)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None

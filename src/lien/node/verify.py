@@ -367,9 +367,9 @@ def _compare_validator_changes(store: ChainStore, validators: ValidatorSchedule,
     if stored != executed:
         wrong = next((s for s, e in zip(stored, executed, strict=False) if s != e),
                      None) or (stored + executed)[min(len(stored), len(executed))]
-        raise Problem(f"stored validator changes differ from re-execution: the set from "
-                      f"height {wrong.from_height} (stored {len(stored)} changes, re-execution "
-                      f"made {len(executed)})")
+        raise Problem(f"stored validator changes differ from re-execution: the validator "
+                      f"set from height {wrong.from_height} ({len(stored)} changes stored, "
+                      f"{len(executed)} re-executed)", wrong.from_height - 1)
 
 
 def _compare_state(state: State, stored_lines: list[str]) -> None:
