@@ -15,7 +15,7 @@ from lien.chain import verify_receipt
 from lien.ledger.crypto import new_signing_key, public_key_hex
 from lien.node.node import Status
 
-from federation_support import Federated, federation, people, poll
+from federation_support import Federated, federation, people
 
 pytestmark = pytest.mark.slow
 

@@ -158,3 +158,18 @@ def test_the_largest_changeable_set_is_accepted() -> None:
     parse_tx(tx.to_json())
     w.ok(tx)
     assert len(w.state.validators.keys) == 23
+
+
+def test_the_schedule_gives_the_set_in_force_at_each_height() -> None:
+    from lien.chain import ValidatorSchedule
+
+    genesis = ("aa" * 32, "bb" * 32)
+    later = ValidatorChange(5, ("cc" * 32,))
+    schedule = ValidatorSchedule(genesis, [later])
+    assert [schedule.at(h).keys for h in (0, 1, 4)] == [genesis] * 3
+    assert [schedule.at(h).keys for h in (5, 6, 1000)] == [later.keys] * 3
+    assert (schedule.latest.keys, schedule.latest_from) == (later.keys, 5)
+    assert schedule.changes() == [later]
+    with pytest.raises(ValueError):
+        schedule.add(ValidatorChange(5, ("dd" * 32,)))  # one change per height, in order
+    assert schedule.at(1).quorum == 2 and schedule.at(5).quorum == 1

@@ -138,8 +138,8 @@ class ValidatorSchedule:
         self._from.append(change.from_height)
 
     def at(self, height: int) -> ValidatorSet:
-        """The set that certifies block ``height``."""
-        return self._sets[bisect.bisect_right(self._from, height) - 1]
+        """The set that certifies block ``height`` (the genesis set below height 1)."""
+        return self._sets[max(0, bisect.bisect_right(self._from, height) - 1)]
 
     def changes(self) -> list[ValidatorChange]:
         """The changes added, oldest first (not the genesis set)."""
