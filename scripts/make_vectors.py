@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lien.chain import merkle  # noqa: E402
 from lien.chain.block import ValidatorSet, header_for, sign_header  # noqa: E402
-from lien.chain.receipt import build_receipt  # noqa: E402
+from lien.chain.receipt import build_receipt, inclusion  # noqa: E402
 from lien.ledger import (  # noqa: E402
     ChainConfig,
     State,
@@ -62,6 +62,7 @@ PEOPLE: dict[str, tuple[bytes, str]] = {
     "member": (bytes(range(128, 160)), "personal"),
     "governor": (bytes(range(160, 192)), ""),
     "validator": (bytes(range(192, 224)), ""),
+    "validator-2": (bytes(range(224, 256)), ""),
 }
 #: RFC 8032 section 7.1, TEST 1: lets an implementer check its Ed25519 key derivation too.
 RFC8032_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -112,7 +113,7 @@ def open_account(name: str, nonce: str, currency: str | None = None) -> Tx:
     return signed([name], body("open_account", nonce, **fields))
 
 
-# -- the scenario: three blocks on a fresh chain -----------------------------------------------
+# -- the scenario: five blocks on a fresh chain ------------------------------------------------
 def scenario() -> dict[str, Any]:
     create = signed(
         ["governor"],
@@ -171,6 +172,13 @@ def scenario() -> dict[str, Any]:
         body("transfer", "b3-stale", expires=GENESIS_MS + 2500, **{"from": acct("member")},
              to=acct("business"), currency=CODE, amount=100),
     )
+    rotate = signed(["validator"], body("set_validators", "b4-rotate-validator-key",
+                                        validators=[pub("validator-2")]))
+    after = signed(
+        ["member"],
+        body("transfer", "b5-after-rotation", **{"from": acct("member")}, to=acct("business"),
+             currency=CODE, amount=100),
+    )
     blocks = [
         (
             GENESIS_MS + 1000,
@@ -193,8 +201,12 @@ def scenario() -> dict[str, Any]:
         ),
         (GENESIS_MS + 2000, [issue, pay, too_much, pay]),
         (GENESIS_MS + 3000, [split, reconvert, stale]),
+        # the validator rotates its key: block 4 is certified by the old key, block 5 by the new
+        (GENESIS_MS + 4000, [rotate]),
+        (GENESIS_MS + 5000, [after]),
     ]
-    return {"create": create, "issue": issue, "pay": pay, "blocks": blocks}
+    return {"create": create, "issue": issue, "pay": pay, "rotate": rotate, "after": after,
+            "blocks": blocks}
 
 
 # -- the vectors ---------------------------------------------------------------------------------
@@ -294,21 +306,33 @@ def transaction_vectors(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _inclusion_of(outcome: Any, tx: Tx, header: Any, signatures: dict[str, bytes]
+                  ) -> dict[str, Any]:
+    leaves = [merkle.leaf_hash_encoded(t.id, r.encoded)
+              for t, r in zip(outcome.txs, outcome.results, strict=True)]
+    index = [t.id for t in outcome.txs].index(tx.id)
+    return inclusion(tx.to_json(), outcome.results[index].to_json(), index, leaves, header,
+                     signatures)
+
+
 def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     config = CONFIG
     state = State(config)
-    validators = ValidatorSet(config.validators)
     prev = config.genesis_root().hex()
     blocks = []
-    receipt = None
+    receipt = after_change = None
+    change: dict[str, Any] = {}
     merkle_vector: dict[str, Any] = {}
     for time_ms, txs in s["blocks"]:
+        in_force = ValidatorSet(state.validators.keys)  # the set before the block executes
+        (signer,) = [name for name in ("validator", "validator-2") if pub(name) in in_force.keys]
         outcome = apply_block(state, txs, time_ms, verify_signatures=True)
         lines = state.change_lines()
         state.take_changes()
         header = header_for(CHAIN, prev, outcome)
-        sig = sign_header(KEYS["validator"], header.hash)
-        assert validators.is_final(header.hash, {pub("validator"): sig})
+        sig = sign_header(KEYS[signer], header.hash)
+        signatures = {pub(signer): sig}
+        assert in_force.is_final(header.hash, signatures)
         blocks.append({
             "time_ms": time_ms,
             "entries": [tx.to_json() for tx in txs],
@@ -321,7 +345,7 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
             "header": header.to_json(),
             "header_canonical": header.encode().decode(),
             "hash": header.hash,
-            "signatures": [{"key": pub("validator"), "sig": sig.hex()}],
+            "signatures": [{"key": pub(signer), "sig": sig.hex()}],
         })
         if outcome.height == 2:
             leaves = [merkle.leaf_hash_encoded(tx.id, r.encoded)
@@ -341,11 +365,17 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
                 ],
                 "trees": _trees(),
             }
-            pay_index = [tx.id for tx in outcome.txs].index(s["pay"].id)
-            receipt = build_receipt(
-                s["pay"].to_json(), outcome.results[pay_index].to_json(), pay_index, leaves, header,
-                {pub("validator"): sig}, config.validators,
-            )
+            pay = _inclusion_of(outcome, s["pay"], header, signatures)
+            receipt = build_receipt(pay["tx"], pay["result"], pay["index"], leaves, header,
+                                    signatures, in_force.keys)
+        if outcome.height == 4:
+            change = _inclusion_of(outcome, s["rotate"], header, signatures)
+        if outcome.height == 5:
+            leaves = [merkle.leaf_hash_encoded(tx.id, r.encoded)
+                      for tx, r in zip(outcome.txs, outcome.results, strict=True)]
+            paid = _inclusion_of(outcome, s["after"], header, signatures)
+            after_change = build_receipt(paid["tx"], paid["result"], paid["index"], leaves,
+                                         header, signatures, in_force.keys, [change])
         prev = header.hash
     content = {k: v for k, v in config.to_json().items() if k != "chain_id"}
     chain = {
@@ -366,6 +396,7 @@ def chain_vectors(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], di
         "kind": "receipt",
         "trusted_validators": list(config.validators),
         "receipt": receipt,
+        "receipt_after_change": after_change,
     }
     return chain, merkle_vector, receipt_vector
 
@@ -491,8 +522,10 @@ SECTIONS = [
      "The leaves of block 2 of the chain below (transaction id and result), its `tx_root` and "
      "the inclusion proof of every leaf; then trees over arbitrary 32-byte leaves (0, 1, 2, 5 and "
      "7 leaves), identical to RFC 6962's Merkle Tree Hash."),
-    ("chain", "A chain of three blocks",
-     "A fresh chain with one validator and one governor. Its chain id is `name`, `-` and the "
+    ("chain", "A chain of five blocks",
+     "A fresh chain with one validator and one governor; in block 4 the validator rotates its "
+     "key (`set_validators`, signed by its old key), so block 4 is certified by the old key and "
+     "block 5 by the new one (`validator-2`). Its chain id is `name`, `-` and the "
      "first 32 hex digits of `chain_id_content_sha256`, the SHA-256 of "
      "`chain_id_content_canonical` (the genesis document without `chain_id`, section 10.2). "
      "Each block lists the entries given to "
@@ -501,8 +534,9 @@ SECTIONS = [
      "the header (and its canonical text), its hash and the validator's signature on it. "
      "`quorum` gives the finality quorum for validator sets of 1 to 7 keys."),
     ("receipt", "Receipt",
-     "A receipt for the memo transfer of block 2, verifiable offline against "
-     "`trusted_validators`."),
+     "A receipt for the memo transfer of block 2, and one for the transfer of block 5 "
+     "(`receipt_after_change`), which carries the validator change of block 4: both verify "
+     "offline against `trusted_validators`, the genesis document's."),
     ("web_wallet", "Web wallet: password secrets, key backup, memos and references",
      "Section 15. `backup`: the password (written decomposed; its NFC UTF-8 bytes are "
      "`password_nfc_utf8_hex`), the argon2id output `master_hex`, the two HKDF keys and the "

@@ -44,6 +44,8 @@ class FedNode:
     server: str  #: the NATS server it connects to
     node: Node | None = None
     federation: Federation | None = None
+    #: the validator's other keys (a key rotation: ``Node(more_validator_keys=...)``)
+    more_keys: tuple[nacl.signing.SigningKey, ...] = ()
 
     def start(self, replicas: int = 3) -> Node:
         config = FederationConfig(
@@ -52,7 +54,8 @@ class FedNode:
         self.federation = Federation(config, self.directory, _chain_of(self.url))
         self.node = Node(Store(self.url), validator_key=self.key, ordering=self.federation.log,
                          signing_record=self.directory / "signing.json",
-                         settings=NodeSettings(block_interval_ms=20))
+                         settings=NodeSettings(block_interval_ms=20),
+                         more_validator_keys=self.more_keys)
         self.federation.attach(self.node)
         self.node.start()
         return self.node

@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import nacl.signing
+
 from lien.ledger import (
     Account,
     BlockOutcome,
@@ -43,8 +45,10 @@ def member(label: str, kind: str = "personal") -> Member:
 class World:
     """One chain after its genesis: admins, association and comptoir active in ``LIEN``."""
 
-    def __init__(self, policy: dict[str, Any] | None = None, admin_count: int = 2) -> None:
-        self.genesis = make_genesis(CHAIN, T0, policy=policy, admin_count=admin_count)
+    def __init__(self, policy: dict[str, Any] | None = None, admin_count: int = 2,
+                 validators: tuple[nacl.signing.SigningKey, ...] = ()) -> None:
+        self.genesis = make_genesis(CHAIN, T0, policy=policy, admin_count=admin_count,
+                                    validators=validators)
         self.state = State(self.genesis.config)
         self.time_ms = T0
         self.mk = TxMaker(self.genesis.config.chain_id, lambda: self.time_ms)
@@ -138,6 +142,7 @@ class World:
         for o in old.orders.values():
             state.index_order(copy.deepcopy(o))
         state.height, state.time_ms, state.state_root = old.height, old.time_ms, old.state_root
+        state.validators = old.validators
         state.seen = dict(old.seen)
         check_all_invariants(state)
         self.state = state

@@ -112,7 +112,7 @@ def test_the_public_apis_are_pinned() -> None:
         "signatures_valid",
     ]
     assert sorted(lien.chain.__all__) == [
-        "Header", "ReceiptInvalid", "ValidatorSet", "build_receipt", "header_for", "leaf_hash",
+        "Header", "ReceiptInvalid", "ValidatorSchedule", "ValidatorSet", "build_receipt", "header_for", "leaf_hash",
         "sign_header", "verify_receipt",
     ]
     assert sorted(lien.ordering.__all__) == [

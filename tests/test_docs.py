@@ -205,6 +205,7 @@ def test_who_may_submit_each_type_is_the_document_s() -> None:
         "account": "a key of any existing account, whatever its status",
         "opening": "the key it opens (`key`)",
         "governors": "a governor's key",
+        "validators": "a key of the current validator set",
     }
     rows = re.findall(r"^\| ((?:`[a-z_]+`(?:, )?)+) \| (.+) \|$",
                       section("### Who may submit a transaction (admission)"), re.M)

@@ -1184,7 +1184,8 @@ def test_request_refusals(w: World) -> None:
 # ================================================================================================
 def test_every_handler_and_execution_reason_is_exercised() -> None:
     here = pathlib.Path(__file__)
-    source = here.read_text() + (here.parent / "test_standing_orders.py").read_text()
+    source = "".join((here.parent / name).read_text() for name in (
+        here.name, "test_standing_orders.py", "test_validator_sets.py"))
     for kind in TX_TYPES:
         assert f'"{kind}"' in source, kind
     for reason in Reason:

@@ -50,7 +50,7 @@ def test_a_database_of_revision_0004_is_upgraded_to_0005_and_a_node_opens_it(
         assert "personal_logins" in tables and "standing_orders" not in tables
     store = open_store(node_dir)
     try:
-        assert _revision(store) == migrate.HEAD == "0005"
+        assert _revision(store) == migrate.HEAD  # 0005, and any revision after it
         assert "standing_orders" in _tables(store)
         assert _drift(store) == []
         assert store.personal.login_by_email("contact@lelien.example") is not None

@@ -260,8 +260,6 @@ def test_chain_vectors() -> None:
         keys = tuple(f"{i:064x}" for i in range(int(n)))
         assert ValidatorSet(keys).quorum == quorum == int(n) * 2 // 3 + 1
         assert quorum * 3 > int(n) * 2
-    validators = ValidatorSet(config.validators)
-
     state = State(config)
     prev_hash, prev_root = v["genesis_root"], genesis_root
     codes = set()
@@ -272,6 +270,9 @@ def test_chain_vectors() -> None:
             resigned = sign_body(tx.body, [key(seeds[s["key"]]) for s in envelope["signatures"]])
             assert resigned.to_json()["signatures"] == envelope["signatures"]
             txs.append(tx)
+        # the set that certifies the block: the genesis set, as changed by set_validators
+        # from the block after each change (section 10.5)
+        validators = ValidatorSet(state.validators.keys)
         outcome = apply_block(state, txs, block["time_ms"], verify_signatures=True)
         dropped = {d["index"]: d["code"] for d in block["dropped"]}
         assert len(outcome.txs) + len(dropped) == len(txs)
@@ -313,6 +314,9 @@ def test_chain_vectors() -> None:
         prev_hash, prev_root = block["hash"], root
     # the scenario shows a refusal and both kinds of drop, not only successes
     assert {"ok", "insufficient_funds", "duplicate", "expired"} <= codes
+    # and a key rotation: the last block is certified by a key that is not the genesis's
+    assert v["blocks"][-1]["signatures"][0]["key"] not in config.validators
+    assert state.validators.keys == (v["keys"]["validator-2"]["public_key"],)
 
 
 def test_the_worked_example_of_the_chain_id_is_the_vectors_one() -> None:
@@ -335,6 +339,34 @@ def test_receipt_vector() -> None:
         verify_receipt(tampered, tuple(v["trusted_validators"]))
     with pytest.raises(ReceiptInvalid):
         verify_receipt(receipt, (bytes(32).hex(),))
+
+
+def test_receipt_after_a_validator_change_vector() -> None:
+    v = vectors()["receipt"]
+    receipt, trusted = v["receipt_after_change"], tuple(v["trusted_validators"])
+    header = verify_receipt(receipt, trusted)
+    chain = vectors()["chain"]
+    assert header.to_json() == chain["blocks"][4]["header"]
+    [change] = receipt["validator_changes"]
+    assert change["header"] == chain["blocks"][3]["header"]
+    assert receipt["validators"] == change["tx"]["body"]["validators"] != list(trusted)
+
+    def broken(edit: Any) -> None:
+        tampered = json.loads(json.dumps(receipt))
+        edit(tampered)
+        with pytest.raises(ReceiptInvalid):
+            verify_receipt(tampered, trusted)
+
+    broken(lambda r: r.update(validator_changes=[]))  # the change left out
+    broken(lambda r: r.update(validator_changes=[], validators=list(trusted)))
+    broken(lambda r: r["validator_changes"][0]["tx"]["body"].update(nonce="forged"))
+    broken(lambda r: r["validator_changes"][0].update(signatures=[]))  # uncertified change
+    broken(lambda r: r["validator_changes"][0].update(result={"code": "quorum_not_met"}))
+    broken(lambda r: r["validator_changes"].append(r["validator_changes"][0]))  # twice
+    # a receipt made before validator changes existed (no such member) still verifies
+    old = json.loads(json.dumps(v["receipt"]))
+    assert old.pop("validator_changes") == []
+    verify_receipt(old, trusted)
 
 
 # -- the document's JavaScript, run by node on the same vectors --------------------------------------

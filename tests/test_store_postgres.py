@@ -138,7 +138,7 @@ def test_a_database_from_before_migrations_is_upgraded_on_postgres(pg_url: str) 
     before = store.load_state()
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE alembic_version")
-        for table in ("standing_orders", "personal_notifications", "personal_contacts", "personal_sessions",
+        for table in ("validator_sets", "standing_orders", "personal_notifications", "personal_contacts", "personal_sessions",
                       "personal_logins", "personal_profiles"):
             conn.exec_driver_sql(f"DROP TABLE {table}")
         conn.exec_driver_sql("ALTER TABLE transactions DROP COLUMN expires")

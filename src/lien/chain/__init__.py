@@ -3,13 +3,14 @@
 Imports only the ledger core.
 """
 
-from .block import Header, ValidatorSet, header_for, sign_header
+from .block import Header, ValidatorSchedule, ValidatorSet, header_for, sign_header
 from .merkle import leaf_hash
 from .receipt import ReceiptInvalid, build_receipt, verify_receipt
 
 __all__ = [
     "Header",
     "ReceiptInvalid",
+    "ValidatorSchedule",
     "ValidatorSet",
     "build_receipt",
     "header_for",

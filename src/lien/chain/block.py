@@ -8,11 +8,15 @@ A header is canonical JSON::
 is the genesis root ``sha256(canonical(genesis document))``. A validator signs
 ``Ed25519(key, "LIEN/block/v1\\0" || hash)``. A block is *final* when a certificate carries
 valid signatures of more than 2/3 of the validator set on the same hash — with one embedded
-validator that is its own signature, with a federation of 4 it is 3.
+validator that is its own signature, with a federation of 4 it is 3. The set is the one in
+force at the block's height (``ValidatorSchedule``): the genesis set, as changed by
+``set_validators`` from the block after each change.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,7 @@ from ..ledger import limits
 from ..ledger.crypto import BLOCK_DOMAIN, sha256, sign, verify
 from ..ledger.encoding import canonical_trusted
 from ..ledger.execute import BlockOutcome
+from ..ledger.state import ValidatorChange, validator_quorum
 from . import merkle
 
 
@@ -94,7 +99,7 @@ class ValidatorSet:
 
     @property
     def quorum(self) -> int:
-        return len(self.keys) * 2 // 3 + 1
+        return validator_quorum(len(self.keys))
 
     def signers(self, block_hash: str, signatures: dict[str, bytes]) -> set[str]:
         """The validators whose signature on ``block_hash`` verifies."""
@@ -107,6 +112,48 @@ class ValidatorSet:
 
     def is_final(self, block_hash: str, signatures: dict[str, bytes]) -> bool:
         return len(self.signers(block_hash, signatures)) >= self.quorum
+
+
+class ValidatorSchedule:
+    """Which validator set certifies each height: the genesis set from height 1, then each
+    change (``set_validators``, ``lien.ledger.state.ValidatorChange``) from its height on.
+
+    A node adds each change once it executed it (``add``); so ``at(h)`` is sure for the heights
+    up to the one after its last executed block, and for higher ones the latest set it knows."""
+
+    def __init__(self, genesis: tuple[str, ...],
+                 changes: Iterable[ValidatorChange] = ()) -> None:
+        self._from: list[int] = [1]
+        self._sets: list[ValidatorSet] = [ValidatorSet(genesis)]
+        for change in changes:
+            self.add(change)
+
+    def add(self, change: ValidatorChange) -> None:
+        """The set of ``change`` from its height on (above the last change's)."""
+        if change.from_height <= self._from[-1]:
+            raise ValueError(f"a validator change from height {change.from_height} after one "
+                             f"from height {self._from[-1]}")
+        # the set first: a reader in another thread (the API) never finds a height without it
+        self._sets.append(ValidatorSet(change.keys))
+        self._from.append(change.from_height)
+
+    def at(self, height: int) -> ValidatorSet:
+        """The set that certifies block ``height`` (the genesis set below height 1)."""
+        return self._sets[max(0, bisect.bisect_right(self._from, height) - 1)]
+
+    def changes(self) -> list[ValidatorChange]:
+        """The changes added, oldest first (not the genesis set)."""
+        return [ValidatorChange(h, s.keys) for h, s in zip(self._from[1:], self._sets[1:],
+                                                             strict=True)]
+
+    @property
+    def latest(self) -> ValidatorSet:
+        return self._sets[-1]
+
+    @property
+    def latest_from(self) -> int:
+        """The height the latest set certifies from (1: the genesis set)."""
+        return self._from[-1]
 
 
 def sign_header(key: nacl.signing.SigningKey, block_hash: str) -> bytes:

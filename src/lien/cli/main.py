@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
-from . import admin, federation, till, wallet
+from . import admin, federation, till, validators, wallet
 from . import join as join_cli
 from .common import EXIT_REFUSED as EXIT_REFUSED
 from .common import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VERIFY, _password, console, err, fail
@@ -349,6 +349,8 @@ app.add_typer(federation.federation_app, name="federation")
 admin.register(app)
 # Joining a federation and catching up from peers (join, catch-up): lien.cli.join.
 join_cli.register(app)
+# The validator set: show it, change it (a key rotation): lien.cli.validators.
+validators.register(app)
 
 
 @app.command()

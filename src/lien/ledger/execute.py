@@ -89,13 +89,14 @@ def _apply_due_recoveries(state: State) -> None:
 
 def _take_marks(
     state: State,
-) -> tuple[set[str], set[tuple[str, str]], set[str], dict[str, Order]]:
+) -> tuple[set[str], set[tuple[str, str]], set[str], dict[str, Order], bool]:
     marks = (set(state.dirty_accounts), set(state.dirty_memberships),
-             set(state.dirty_currencies), dict(state.dirty_orders))
+             set(state.dirty_currencies), dict(state.dirty_orders), state.dirty_validators)
     state.dirty_accounts.clear()
     state.dirty_memberships.clear()
     state.dirty_currencies.clear()
     state.dirty_orders.clear()
+    state.dirty_validators = False
     return marks
 
 
@@ -219,6 +220,7 @@ def apply_block(
     state.dirty_memberships |= carried[1]
     state.dirty_currencies |= carried[2]
     state.dirty_orders.update(carried[3])
+    state.dirty_validators |= carried[4]
     return BlockOutcome(state.height, time_ms, included, results, dropped, state.state_root,
                         touched)
 

@@ -63,6 +63,7 @@ class Reason(StrEnum):
     UNKNOWN_ORDER = "unknown_order"
     ORDERS_LIMIT = "orders_limit"
     DUE_IN_PAST = "due_in_past"
+    VALIDATORS_CHANGED = "validators_changed"
 
 
 #: One line per code, for the API, the CLI and docs/protocol.md (a test keeps them complete).
@@ -80,8 +81,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.EXPIRY_TOO_FAR: "The body's `expires` is more than expiry_window_ms_max ahead.",
     Reason.DUPLICATE: "This transaction id was already submitted; its first outcome stands.",
     Reason.UNKNOWN_SIGNER: "No signature is by a key that may submit this type: a key of an "
-                           "account (owner or till), a governor's for create_currency, the key "
-                           "it opens for open_account.",
+                           "account (owner or till), a governor's for create_currency, a "
+                           "validator's for set_validators, the key it opens for open_account.",
     Reason.SIGNER_NOT_ACTIVE: "No signer's account is an active member of the body's currency "
                               "(pending, locked, closed, or no such currency).",
     Reason.UNKNOWN_ACCOUNT: "An account named in the body does not exist.",
@@ -94,7 +95,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.ACCOUNT_NOT_ACTIVE: "The acting account's membership is not active (pending, locked, closed).",
     Reason.PAYEE_NOT_ACTIVE: "The receiving account's membership is not active.",
     Reason.NOT_AUTHORISED: "No signature from a key allowed to act for this account or role.",
-    Reason.QUORUM_NOT_MET: "A sensitive action lacks the currency's M-of-N admin signatures.",
+    Reason.QUORUM_NOT_MET: "A sensitive action lacks the currency's M-of-N admin signatures "
+                           "(the governors' quorum, more than 2/3 of the validators).",
     Reason.QUORUM_IMPOSSIBLE: "The change would leave fewer admins than the admin quorum.",
     Reason.INSUFFICIENT_FUNDS: "Not enough nantie (or nantie plus credit) for the amount.",
     Reason.BELOW_FLOOR: "The mutual-credit balance would go below the account's floor.",
@@ -116,6 +118,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.UNKNOWN_ORDER: "No active standing order has this id (never made, revoked or ended).",
     Reason.ORDERS_LIMIT: "The payer already has standing_orders_per_account_max active orders.",
     Reason.DUE_IN_PAST: "The standing order's first due time is not after the block's time.",
+    Reason.VALIDATORS_CHANGED: "The validator set already changed in this block; the next "
+                               "change goes in a later block.",
 }
 
 ADMISSION = frozenset(

@@ -13,7 +13,8 @@ any thread, as the block loop only replaces dictionary entries):
                  account not yet approved may need: join a currency, change or recover its keys,
                  set up its tills;
     "opening"    open_account: the key it opens (nobody holds it yet);
-    "governors"  create_currency: a governor's key (the genesis document).
+    "governors"  create_currency: a governor's key (the genesis document);
+    "validators" set_validators: a key of the current validator set (``State.validators``).
 
 Otherwise ``unknown_signer`` (or ``signer_not_active`` when the signer's account exists but is
 not an active member of the currency). This is an *admission* rule, not an execution rule:
@@ -84,6 +85,10 @@ def check_signer(state: State, tx: Tx, types: Registry = TX_TYPES) -> None:
     if signers == "governors":
         if not set(tx.signer_keys) & set(state.config.governors):
             raise TxError(Reason.UNKNOWN_SIGNER, "only a governor creates a currency")
+        return
+    if signers == "validators":
+        if not set(tx.signer_keys) & set(state.validators.keys):
+            raise TxError(Reason.UNKNOWN_SIGNER, "only the validators change the validator set")
         return
     accounts = [a for a in (account_of(state, key) for key in tx.signer_keys) if a is not None]
     if not accounts:

@@ -7,7 +7,8 @@ transaction. Every record has one canonical text line; the state commitment of a
     state_root(n) = sha256(state_root(n-1) || sha256(sorted lines of the records block n changed))
 
 so two nodes that disagree on any balance disagree on the next header, and ``verify`` can
-recompute every root from genesis.
+recompute every root from genesis. The validator set is one such record (``ValidatorChange``):
+the genesis set, then the set of the last ``set_validators`` with the height it applies from.
 """
 
 from __future__ import annotations
@@ -129,6 +130,25 @@ class Order:
             f"|{self.first_due_ms}|{self.next_due_ms}|{self.count_max}|{self.until_ms}"
             f"|{self.runs}|{self.last_result}|{self.status}|{self.reference}|{self.memo}"
         )
+
+
+def validator_quorum(validators: int) -> int:
+    """Signatures a set of ``validators`` keys needs to certify a block or change the set:
+    strictly more than 2/3 of them (1 of 1, 3 of 3, 3 of 4, 4 of 5, 5 of 6, 5 of 7)."""
+    return validators * 2 // 3 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorChange:
+    """The validator set that certifies the blocks from ``from_height`` on: the genesis set
+    from height 1, then the set of each ``set_validators`` executed in block
+    ``from_height - 1`` (a block is certified by the set in force before it executes)."""
+
+    from_height: int
+    keys: tuple[str, ...]  #: validator public keys (hex), sorted
+
+    def line(self) -> str:
+        return f"v|{self.from_height}|{','.join(self.keys)}"
 
 
 class GenesisInvalid(ValueError):
@@ -269,6 +289,9 @@ class State:
         self.height = 0
         self.time_ms = config.genesis_time_ms
         self.state_root = config.genesis_root()
+        #: the validator set of the next block (the latest change, or the genesis set)
+        self.validators = ValidatorChange(1, tuple(sorted(config.validators)))
+        self.dirty_validators = False
         self.dirty_accounts: set[str] = set()
         self.dirty_memberships: set[tuple[str, str]] = set()
         self.dirty_currencies: set[str] = set()
@@ -331,6 +354,8 @@ class State:
         lines += [self.memberships[k].line() for k in self.dirty_memberships]
         lines += [self.currencies[c].line() for c in self.dirty_currencies]
         lines += [o.line() for o in self.dirty_orders.values()]
+        if self.dirty_validators:
+            lines.append(self.validators.line())
         lines.sort()
         return lines
 
@@ -339,24 +364,31 @@ class State:
         lines += [m.line() for m in self.memberships.values()]
         lines += [c.line() for c in self.currencies.values()]
         lines += [o.line() for o in self.orders.values()]
+        lines.append(self.validators.line())
         lines.sort()
         return lines
 
-    def take_changes(
-        self,
-    ) -> tuple[list[Account], list[Membership], list[Currency], list[Order]]:
+    def take_changes(self) -> Changes:
         """The records changed since the last call (to write behind), clearing the marks."""
         changes = (
             [self.accounts[a] for a in sorted(self.dirty_accounts)],
             [self.memberships[k] for k in sorted(self.dirty_memberships)],
             [self.currencies[c] for c in sorted(self.dirty_currencies)],
             [self.dirty_orders[o] for o in sorted(self.dirty_orders)],
+            [self.validators] if self.dirty_validators else [],
         )
         self.dirty_accounts.clear()
         self.dirty_memberships.clear()
         self.dirty_currencies.clear()
         self.dirty_orders.clear()
+        self.dirty_validators = False
         return changes
+
+
+#: What ``take_changes`` returns: the accounts, memberships, currencies, standing orders and
+#: validator set (none or one) changed since the last call.
+Changes = tuple[list[Account], list[Membership], list[Currency], list[Order],
+                list[ValidatorChange]]
 
 
 def next_state_root(previous: bytes, lines: list[str]) -> bytes:

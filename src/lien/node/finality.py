@@ -14,8 +14,12 @@ on the blocks above its final height:
 * one validator signing two different hashes at one height is an **equivocation**: both
   signatures are kept as evidence (``Equivocation``), the first one counts.
 
-Votes are checked here (a key of the set, a valid signature on the hash): a vote from
-anywhere cannot forge a certificate.
+Votes are checked here (a key of the set in force at the vote's height, a valid signature on
+the hash): a vote from anywhere cannot forge a certificate. The set changes by
+``set_validators`` from the block after each change (``ValidatorSchedule``); a vote for a
+height above the blocks this node executed may be by a key of a set it does not know yet: it
+is kept aside (``votes_aside_max``) and counted again when the node learns a change
+(``recount``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..chain import ValidatorSet
+from ..chain import ValidatorSchedule
 from ..ledger.crypto import BLOCK_DOMAIN, verify
 
 #: Heights above its own a node keeps votes for (a node behind the federation executes them
@@ -31,6 +35,9 @@ from ..ledger.crypto import BLOCK_DOMAIN, verify
 heights_ahead_max = 100_000
 #: Final blocks whose votes a node keeps: a late vote contradicting them is still evidence.
 final_memory_blocks = 1024
+#: Votes by keys outside the set known for their height, kept until the node learns a change
+#: of the set (``Tally.recount``); more are dropped (they come again from a peer).
+votes_aside_max = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +99,20 @@ class StateDiverged(Exception):
 class Tally:
     """Who signed which hash, for the heights above the final one."""
 
-    validators: ValidatorSet
+    #: the set in force at each height (the node's own: it adds each change it executes)
+    validators: ValidatorSchedule
     #: height -> validator key -> (hash, signature): the first vote of each validator
     _ballots: dict[int, dict[str, tuple[str, bytes]]] = field(default_factory=dict)
+    #: votes by keys outside the set known for their height (``recount``)
+    _aside: list[Vote] = field(default_factory=list)
 
     def add(self, vote: Vote) -> Equivocation | None:
-        """Count ``vote`` if it is a valid signature of a validator; returns the evidence when
-        it contradicts that validator's earlier vote at the same height."""
-        if vote.key not in self.validators.keys:
+        """Count ``vote`` if it is a valid signature of a validator of the set in force at its
+        height; returns the evidence when it contradicts that validator's earlier vote at the
+        same height."""
+        if vote.key not in self.validators.at(vote.height).keys:
+            if len(self._aside) < votes_aside_max:
+                self._aside.append(vote)  # maybe of a set this node has not executed yet
             return None
         if not verify(bytes.fromhex(vote.key), BLOCK_DOMAIN, bytes.fromhex(vote.block_hash),
                       vote.signature):
@@ -132,10 +145,18 @@ class Tally:
         for key, (h, _) in self._ballots.get(height, {}).items():
             if h != own_hash:
                 by_hash.setdefault(h, []).append(key)
+        quorum = self.validators.at(height).quorum
         for h, keys in by_hash.items():
-            if len(keys) >= self.validators.quorum:
+            if len(keys) >= quorum:
                 return h, keys
         return None
+
+    def recount(self) -> list[Equivocation]:
+        """Count again the votes kept aside, once the schedule has a new change: those by keys
+        of the set now known for their height count; the others stay aside. Returns the
+        evidence found."""
+        votes, self._aside = self._aside, []
+        return [evidence for vote in votes if (evidence := self.add(vote)) is not None]
 
     def heights(self) -> list[int]:
         return sorted(self._ballots)
@@ -143,3 +164,4 @@ class Tally:
     def forget_through(self, height: int) -> None:
         for h in [h for h in self._ballots if h <= height]:
             del self._ballots[h]
+        self._aside = [vote for vote in self._aside if vote.height > height]

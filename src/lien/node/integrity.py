@@ -14,6 +14,8 @@ microsecond each, in the database — never with the transactions of the whole h
                                                               changed, anywhere in the chain
     nothing after     the transaction index past the last     rows left by a deleted last
                       block                                   block, rows forged after it
+    validator sets    the validator changes (a few rows)      a change out of order, beyond
+                                                              the next block, or no set
     latest blocks     the latest blocks' headers (hashed      a header field changed; rows
                       again), certificates and transaction    swapped, altered, deleted or
                       rows                                    replaced; a result changed
@@ -51,7 +53,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from ..chain import ValidatorSet
+from ..chain import ValidatorSchedule
 from ..chain import merkle
 from ..ledger import TX_TYPES, ChainConfig, Currency, State, Tx, limits
 from ..ledger.crypto import sha256_hex
@@ -113,7 +115,7 @@ class _Chain:
     store: NodeStore
     settings: StartupCheck
     config: ChainConfig
-    validators: ValidatorSet
+    validators: ValidatorSchedule  #: the set in force at each height (genesis and changes)
     last: StoredBlock | None
     signed_height: int  #: the height this node's validator last signed (0: no record)
     currencies: list[Currency]  #: as stored (their policies and issued/reconverted totals)
@@ -160,6 +162,21 @@ def _nothing_after(chain: _Chain) -> None:
                       f"seq {chain.end - 1})", chain.height + 1)
 
 
+def _validator_sets(chain: _Chain) -> None:
+    """The stored validator changes make a schedule (heights increasing, each set a set of
+    distinct keys), none beyond the block after the last: the certificates of the latest
+    blocks are checked against it."""
+    try:
+        for change in chain.store.validator_changes():
+            chain.validators.add(change)
+    except ValueError as exc:
+        raise Problem(f"the stored validator changes are damaged: {exc}") from None
+    if chain.validators.latest_from > chain.height + 1:
+        raise Problem(f"a validator change applies from height {chain.validators.latest_from}, "
+                      f"beyond the block after the last ({chain.height})",
+                      chain.validators.latest_from)
+
+
 def _latest_blocks(chain: _Chain) -> None:
     """The latest blocks' rows: numbered, filed and counted as their headers say, each body
     hashing to its id, together (ids and results, in seq order) giving the header's tx_root,
@@ -176,7 +193,7 @@ def _latest_blocks(chain: _Chain) -> None:
             raise Problem(f"block {h}: its stored transactions, in seq order with their "
                           "results, do not give its tx_root (a row swapped, altered or "
                           "replaced)", h)
-        check_certificate(chain.validators, block, block.header.hash)
+        check_certificate(chain.validators.at(h), block, block.header.hash)
         # Rows the signed header commits to: what the block executed, parsed without
         # checking again what was checked when it did.
         txs = check_contents(block, raws, [checked_tx(r) for r in raws])
@@ -290,6 +307,7 @@ Check = Callable[[_Chain], None]
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("header chain", _header_chain),
     ("nothing after", _nothing_after),
+    ("validator sets", _validator_sets),
     ("latest blocks", _latest_blocks),
     ("latest history", _latest_history),
     ("money totals", _money_totals),
@@ -303,7 +321,8 @@ def quick_check(store: NodeStore, settings: StartupCheck | None = None,
     the last height this node's validator signed (its signing record)."""
     started = time.perf_counter()
     config = store.config()
-    chain = _Chain(store, settings or StartupCheck(), config, ValidatorSet(config.validators),
+    chain = _Chain(store, settings or StartupCheck(), config,
+                   ValidatorSchedule(config.validators),
                    store.last_block(), signed_height, store.overview()[0])
     name = ""
     try:

@@ -45,8 +45,7 @@ from typing import Any, TypeVar
 
 import nacl.signing
 
-from ..chain import Header, ValidatorSet, header_for, leaf_hash, sign_header
-from ..chain.receipt import build_receipt
+from ..chain import Header, ValidatorSchedule, header_for, sign_header
 from ..ledger import (
     BlockOutcome,
     Currency,
@@ -63,7 +62,7 @@ from ..ledger import (
     parse_json,
     signatures_valid,
 )
-from ..ledger.crypto import sha256_hex
+from ..ledger.crypto import public_key_hex, sha256_hex
 from ..ledger.signers import Signer, check_signer, signer_of
 from ..ledger.transactions import signature_refusal
 from ..ordering import (CutBlock, EmbeddedLog, LogEntry, LogReset, LogUnavailable, OrderingLog,
@@ -71,6 +70,7 @@ from ..ordering import (CutBlock, EmbeddedLog, LogEntry, LogReset, LogUnavailabl
 from ..store import BlockWrite, NodeStore, StoreFull
 from .finality import (Equivocation, StateDiverged, Tally, Vote, final_memory_blocks,
                        heights_ahead_max)
+from .receipts import receipt_of
 from .signing import SigningRecord
 
 log = logging.getLogger("lien.node")
@@ -250,16 +250,23 @@ class Node:
         settings: NodeSettings | None = None,
         signing_record: Path | None = None,
         load_in_background: bool = False,
+        more_validator_keys: Sequence[nacl.signing.SigningKey] = (),
     ) -> None:
         """``load_in_background``: load the hot state in the block loop once started, instead
-        of here (``lien serve``: the API answers at once, whatever the state's size)."""
+        of here (``lien serve``: the API answers at once, whatever the state's size).
+        ``more_validator_keys``: this validator's other keys (a key rotation: the new key,
+        before a ``set_validators`` puts it in the set); each block is signed with those of
+        its keys that are in the set in force at its height."""
         self.store = store
         self.settings = settings or NodeSettings()
         self.clock = clock
         self.validator_key = validator_key
         self.config = store.config()
         self.chain_id = self.config.chain_id
-        self.validators = ValidatorSet(self.config.validators)
+        self._validator_keys = (() if validator_key is None
+                                else (validator_key, *more_validator_keys))
+        #: the validator set of each height (``_follow_validators`` adds each change)
+        self.validators = ValidatorSchedule(self.config.validators, store.validator_changes())
         self.ordering: OrderingLog = ordering or EmbeddedLog(store)
         #: the block loop's own (others read ``summary``); empty until loaded
         self.state = State(self.config)
@@ -349,7 +356,8 @@ class Node:
         while height > 0:
             blocks = self.store.blocks(max(0, height - window), window)
             for block in reversed(blocks):
-                if self.validators.is_final(block.header.hash, block.signatures):
+                if self.validators.at(block.header.height).is_final(block.header.hash,
+                                                                     block.signatures):
                     return block.header.height
                 self._unfinal[block.header.height] = block.header.hash
             height = max(0, height - window)
@@ -358,15 +366,14 @@ class Node:
     def unfinal_votes(self) -> list[Vote]:
         """This validator's own votes on the blocks not final yet (from their stored
         signatures): a federation sends them again after a restart."""
-        if self.validator_key is None:
-            return []
-        key = bytes(self.validator_key.verify_key).hex()
+        keys = [public_key_hex(k) for k in self._validator_keys]
         votes = []
         for height, block_hash in sorted(dict(self._unfinal).items()):  # a copy: the block
             # loop changes it meanwhile
             block = self.store.block(height)
-            if block is not None and key in block.signatures:
-                votes.append(Vote(height, block_hash, key, block.signatures[key]))
+            if block is not None:
+                votes += [Vote(height, block_hash, key, block.signatures[key])
+                          for key in keys if key in block.signatures]
         return votes
 
     def _release(self) -> None:
@@ -858,7 +865,8 @@ class Node:
         self.transactions = first_seq + len(outcome.txs)
         self.last_hash = header.hash
         self._consumed_position = block.last_position
-        if self.validators.is_final(header.hash, signatures):
+        self._follow_validators()
+        if self.validators.at(header.height).is_final(header.hash, signatures):
             self.final_height = header.height
         else:
             self._unfinal[header.height] = header.hash
@@ -872,14 +880,25 @@ class Node:
             self._advance_finality()
 
     def _sign(self, header: Header) -> dict[str, bytes]:
-        """This node's signature of ``header`` if it is a validator, recorded before it is made
-        (``signing``)."""
-        if self.validator_key is None:
+        """This node's signature of ``header`` with each of its keys in the validator set of
+        that height (none: not a validator there), recorded before it is made (``signing``)."""
+        in_force = self.validators.at(header.height).keys
+        keys = [k for k in self._validator_keys if public_key_hex(k) in in_force]
+        if not keys:
             return {}
         if self.signing is not None:
             self.signing.advance(header.height, header.hash)
-        return {bytes(self.validator_key.verify_key).hex(): sign_header(self.validator_key,
-                                                                         header.hash)}
+        return {public_key_hex(k): sign_header(k, header.hash) for k in keys}
+
+    def _follow_validators(self) -> None:
+        """After a block whose ``set_validators`` executed: its set certifies from the next
+        height on (the tally reads the same schedule), and the votes kept aside are counted
+        again."""
+        change = self.state.validators
+        if change.from_height > self.validators.latest_from:
+            self.validators.add(change)
+            for evidence in self.tally.recount():
+                self._record_evidence(evidence)
 
     def _written(self, write: Callable[[], T]) -> T:
         """``write()``, tried again while it fails for lack of space: the same write of the same
@@ -1042,7 +1061,7 @@ class Node:
             block_hash = self._unfinal[height]
             self._refuse_diverged(height, block_hash)
             signatures = self.tally.signatures(height, block_hash)
-            if len(signatures) >= self.validators.quorum:
+            if len(signatures) >= self.validators.at(height).quorum:
                 certified.append((height, block_hash, signatures))
                 final = height
         if final == self.final_height:
@@ -1095,17 +1114,7 @@ class Node:
         return height <= self.final_height
 
     def receipt(self, tx_id: str) -> dict[str, Any] | None:
-        stored = self.store.transaction(tx_id)
-        if stored is None:
-            return None
-        block = self.store.block(stored.height)
-        assert block is not None
-        txs = self.store.block_txs(block)
-        leaves = [leaf_hash(s.tx.id, s.result) for s in txs]
-        return build_receipt(
-            stored.tx.to_json(), stored.result, stored.seq - block.first_seq, leaves,
-            block.header, block.signatures, self.config.validators,
-        )
+        return receipt_of(self.store, tx_id)
 
     def add_listener(self, listener: Listener) -> None:
         """``listener(account, event)`` is called from the node thread after each commit."""

@@ -4,7 +4,8 @@
                         API's rate limits, ``[limits]``); written last, so its presence means
                         the directory is complete
     DIR/genesis.json    the genesis document (share it with every node of the chain)
-    DIR/validator.key   this node's validator seed (hex, mode 0600)
+    DIR/validator.key   this node's validator seed (hex, mode 0600); during a key rotation, its
+                        new seed on a second line (``lien.node.validators``)
     DIR/signing.json    the last height and block hash the validator signed (node.signing)
     DIR/node.db         the SQLite database (chain and state, node-local log, personal data);
                         its schema is upgraded when the node opens it (``Store.upgrade``)
@@ -109,14 +110,31 @@ class NodeDir:
     def signing_record(self) -> Path:
         return self.path / "signing.json"
 
-    def validator_key(self) -> nacl.signing.SigningKey | None:
-        """This node's validator key; None for a node that signs no block (one that joined
-        a federation with ``lien join``: node.toml names no ``validator_key``)."""
+    @property
+    def validator_key_file(self) -> Path | None:
+        """None for a node that signs no block (one that joined a federation with ``lien
+        join``: node.toml names no ``validator_key``)."""
         name = self.settings().get("validator_key")
-        if name is None:
-            return None
-        seed = (self.path / str(name)).read_text().strip()
-        return signing_key_from_seed(bytes.fromhex(seed))
+        return None if name is None else self.path / str(name)
+
+    def validator_keys(self) -> tuple[nacl.signing.SigningKey, ...]:
+        """This validator's keys: one seed (hex) per line, the first the one it began with;
+        a second during a key rotation (``lien.node.validators``); none for a node that
+        signs no block."""
+        path = self.validator_key_file
+        if path is None:
+            return ()
+        lines = path.read_text().split()
+        if not lines:
+            raise SetupError(f"{path} holds no validator key")
+        try:
+            return tuple(signing_key_from_seed(bytes.fromhex(line)) for line in lines)
+        except ValueError:
+            raise SetupError(f"{path}: a line is not a 32-byte seed in hex") from None
+
+    def validator_key(self) -> nacl.signing.SigningKey | None:
+        keys = self.validator_keys()
+        return keys[0] if keys else None
 
     def peers(self) -> list[str]:
         """The ``[federation]`` table's ``peers``: the base URLs of the nodes this node
@@ -169,9 +187,11 @@ def open_node(path: Path, settings: NodeSettings | None = None,
             if not report.ok:
                 raise ChainDamaged(f"the start-up check failed ({report.check}): "
                                    f"{report.problem}")
-        return Node(store, validator_key=node_dir.validator_key(), settings=settings,
+        first, *more = node_dir.validator_keys()
+        return Node(store, validator_key=first, settings=settings,
                     clock=clock, signing_record=node_dir.signing_record,
-                    load_in_background=load_in_background, ordering=ordering)
+                    load_in_background=load_in_background, ordering=ordering,
+                    more_validator_keys=more)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None

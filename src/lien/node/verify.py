@@ -3,8 +3,11 @@
 Checks, block after block: the header links to the previous one; every transaction parses and
 every signature verifies; re-execution includes every stored transaction and gives the stored
 results; the recomputed tx_root, state_root and hash equal the stored ones; every stored
-validator signature verifies (a block is final with more than 2/3 of them, ``finality``). At the end, the stored state tables must
-equal the re-executed state record for record. The first problem is reported by name.
+validator signature verifies, a validator of the set in force at the block's height (a block
+is final with more than 2/3 of them, ``finality``; the set changes by ``set_validators`` from
+the block after each change). At the end, the stored state tables must equal the re-executed
+state record for record, and the stored validator changes the re-executed ones. The first
+problem is reported by name.
 
 The checks of one block's link, rows, hash, certificate and history entries are also what the
 start-up check (``integrity``) applies to the latest blocks without re-executing them.
@@ -20,7 +23,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from ..chain import Header, ValidatorSet, header_for
+from ..chain import Header, ValidatorSchedule, ValidatorSet, header_for
 from ..ledger import (
     TX_TYPES,
     BlockOutcome,
@@ -150,7 +153,7 @@ def verify_store(
     try:
         config = store.config()
         state = State(config)
-        validators = ValidatorSet(config.validators)
+        validators = ValidatorSchedule(config.validators)
         prev = config.genesis_root().hex()
         last, stored_lines = store.state_snapshot()
         through = last.header.height if last else 0
@@ -171,6 +174,7 @@ def verify_store(
                     progress(len(txs))
             if not live:
                 _check_nothing_after(store, transactions, postings)
+            _compare_validator_changes(store, validators, through)
         finally:
             postings.close()
             if pool is not None:
@@ -267,7 +271,7 @@ def check_certificate(validators: ValidatorSet, block: StoredBlock, header_hash:
 
 def _verify_block(
     state: State,
-    validators: ValidatorSet,
+    validators: ValidatorSchedule,
     prev: str,
     first_seq: int,
     block: StoredBlock,
@@ -289,7 +293,9 @@ def _verify_block(
     header = header_for(state.config.chain_id, prev, outcome)
     check_header(block.header, header)
     check_hash(block, header.hash)
-    check_certificate(validators, block, header.hash)
+    check_certificate(validators.at(h), block, header.hash)
+    if state.validators.from_height > validators.latest_from:
+        validators.add(state.validators)
 
 
 def replay_block(state: State, header: Header, txs: list[Tx],
@@ -373,6 +379,20 @@ def check_postings(height: int, first_seq: int, touched: list[list[str]],
                   height)
 
 
+def _compare_validator_changes(store: ChainStore, validators: ValidatorSchedule,
+                               through: int) -> None:
+    """The stored validator changes (what receipts are built from) are the ones re-execution
+    made, up to the last block verified (a running node may have added one after it)."""
+    stored = [c for c in store.validator_changes() if c.from_height <= through + 1]
+    executed = validators.changes()
+    if stored != executed:
+        wrong = next((s for s, e in zip(stored, executed, strict=False) if s != e),
+                     None) or (stored + executed)[min(len(stored), len(executed))]
+        raise Problem(f"stored validator changes differ from re-execution: the validator "
+                      f"set from height {wrong.from_height} ({len(stored)} changes stored, "
+                      f"{len(executed)} re-executed)", wrong.from_height - 1)
+
+
 def _compare_state(state: State, stored_lines: list[str]) -> None:
     computed = set(state.all_lines())
     stored = set(stored_lines)
@@ -380,6 +400,7 @@ def _compare_state(state: State, stored_lines: list[str]) -> None:
         return
     altered = sorted(stored - computed) or sorted(computed - stored)
     record = altered[0].split("|")
-    kinds = {"a": "account", "m": "balance of account", "c": "currency", "o": "standing order"}
+    kinds = {"a": "account", "m": "balance of account", "c": "currency", "o": "standing order",
+             "v": "validator set from height"}
     raise Problem(f"stored state differs from re-execution: {kinds[record[0]]} "
                   f"{' '.join(record[1:3])} (stored line: {altered[0]!r})")

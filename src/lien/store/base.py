@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..chain import Header
 from ..ledger import Account, ChainConfig, Currency, Membership, State, Tx
-from ..ledger.state import Order
+from ..ledger.state import Changes, Order, ValidatorChange
 
 if TYPE_CHECKING:
     from .personal import Profile
@@ -39,8 +39,8 @@ class BlockWrite:
     txs: Sequence[Tx]  #: the transactions included, in order
     results: Sequence[bytes]  #: canonical JSON of each one's result (as hashed in tx_root)
     touched: Sequence[Sequence[str]]  #: the accounts whose history each one enters
-    #: records changed
-    changes: tuple[list[Account], list[Membership], list[Currency], list[Order]]
+    #: records changed (accounts, memberships, currencies, orders, the validator set)
+    changes: Changes
     log_position: int  #: the last ordering-log entry the block consumed
     dropped: Sequence[tuple[str, str, str]] = ()  #: (id, reason, detail) refused at block time
 
@@ -64,6 +64,7 @@ class ChainStore(Protocol):
                 limit: int = 50) -> list[StoredTx]: ...
     def account_row(self, account_id: str) -> tuple[Account, list[Membership]] | None: ...
     def orders_of(self, account: str, limit: int = 200) -> list[Order]: ...
+    def validator_changes(self) -> list[ValidatorChange]: ...
 
     # -- verification, the start-up check and export ----------------------------------------
     def iter_blocks(self, batch: int = 200, after: int = 0, through: int | None = None

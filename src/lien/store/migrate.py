@@ -34,7 +34,7 @@ SCRIPTS = Path(__file__).parent / "migrations"
 #: Every revision in ``migrations/versions``, oldest first (a test checks the list against
 #: Alembic's). Known here so that opening an up-to-date database, the common case, reads one
 #: row and does not even import Alembic: a restart stays fast.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 #: the revision equal to the schema of the databases made before migrations existed
 BASELINE = REVISIONS[0]
 HEAD = REVISIONS[-1]

@@ -124,6 +124,17 @@ standing_orders = Table(
     Column("status", String(16), nullable=False),
 )
 
+#: the validator set's changes (``lien.ledger.state.ValidatorChange``): the set of each
+#: ``set_validators`` and the height it certifies from (the genesis set, from height 1, is in
+#: the genesis document). The last row is part of the state; every row, what receipts and
+#: ``verify`` follow from genesis.
+validator_sets = Table(
+    "validator_sets",
+    chain,
+    Column("from_height", BigInteger, primary_key=True, autoincrement=False),
+    Column("keys", Text, nullable=False),  #: comma-separated hex public keys, sorted
+)
+
 # -- node-local -----------------------------------------------------------------------------------
 node_settings = Table(
     "node_settings",

@@ -40,7 +40,7 @@ from ..ledger import (
     parse_json,
 )
 from ..ledger.encoding import canonical_trusted
-from ..ledger.state import Order, Recovery
+from ..ledger.state import Changes, Order, Recovery, ValidatorChange
 from ..ledger.transactions import Signature, envelope_bytes, tx_from_parts
 from . import migrate
 from . import schema as t
@@ -321,6 +321,17 @@ class Store:
             "WHERE status = 'active'"
         ):
             index_order(Order(*row))
+        last_change = _driver_rows(
+            conn, "SELECT from_height, keys FROM validator_sets ORDER BY from_height DESC LIMIT 1")
+        if last_change:
+            state.validators = _validator_change(*last_change[0])
+
+    def validator_changes(self) -> list[ValidatorChange]:
+        """Every change of the validator set, oldest first (the genesis set is not one)."""
+        with self.engine.connect() as conn:
+            rows = _driver_rows(conn, "SELECT from_height, keys FROM validator_sets "
+                                      "ORDER BY from_height")
+        return [_validator_change(*row) for row in rows]
 
     def orders_of(self, account: str, limit: int = 200) -> list[Order]:
         """The standing orders ``account`` pays or is paid by (active, revoked, finished), the
@@ -415,11 +426,15 @@ class Store:
         ).scalar()
         return last if last is not None else 0
 
-    def _write_state(
-        self, conn: Connection,
-        changes: tuple[list[Account], list[Membership], list[Currency], list[Order]],
-    ) -> None:
-        accounts, memberships, currencies, orders = changes
+    def _write_state(self, conn: Connection, changes: Changes) -> None:
+        accounts, memberships, currencies, orders, validators = changes
+        if validators:
+            stmt = self._insert(t.validator_sets)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["from_height"],
+                                           set_={"keys": stmt.excluded["keys"]}),
+                [{"from_height": v.from_height, "keys": ",".join(v.keys)} for v in validators],
+            )
         if orders:
             stmt = self._insert(t.standing_orders)
             conn.execute(
@@ -741,6 +756,10 @@ _ORDER_STATE = ("next_due_ms", "runs", "last_result", "status")
 
 def _order_row(o: Order) -> dict[str, Any]:
     return {name: getattr(o, name) for name in _ORDER_COLUMNS}
+
+
+def _validator_change(from_height: int, keys: str) -> ValidatorChange:
+    return ValidatorChange(int(from_height), tuple(keys.split(",")))
 
 
 def _membership_from_row(row: Any) -> Membership:

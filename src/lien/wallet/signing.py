@@ -116,3 +116,9 @@ class TxMaker:
     def revoke_order(self, by: Member, order_id: str) -> Tx:
         return self.make([by], "revoke_standing_order", account=by.account, order=order_id)
 
+    def set_validators(self, signers: Sequence[nacl.signing.SigningKey],
+                       validators: Sequence[str]) -> Tx:
+        """A change of the validator set to ``validators`` (hex public keys), signed with
+        validators' own keys (``signers``), not with accounts' keys."""
+        return sign_body(self.body("set_validators", validators=list(validators)), signers)
+

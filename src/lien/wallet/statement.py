@@ -79,6 +79,7 @@ _REASONS_FR: dict[Reason, str] = {
     Reason.UNKNOWN_ORDER: "ordre permanent inconnu, révoqué ou terminé",
     Reason.ORDERS_LIMIT: "trop d'ordres permanents actifs sur ce compte",
     Reason.DUE_IN_PAST: "la première échéance est déjà passée",
+    Reason.VALIDATORS_CHANGED: "ensemble de validateurs déjà changé dans ce bloc",
 }
 _REFUSED: dict[Lang, str] = {"fr": "refusé : ", "en": "refused: "}
 

@@ -38,15 +38,16 @@ def federation_view(ctx: ApiContext) -> dict[str, Any]:
         "final_time_ms": final_time_ms,
         "finality_lag": {"blocks": summary.height - final_height,
                          "ms": summary.time_ms - final_time_ms},
-        "quorum": node.validators.quorum,
+        "quorum": node.validators.latest.quorum,
         "validators": [
             {"key": key, "this_node": key == own_key,
              "signed": sum(1 for b in recent if key in b.signatures),
              "last_signed_height": max((b.header.height for b in recent
                                         if key in b.signatures), default=None)}
-            for key in node.validators.keys
+            for key in node.validators.latest.keys
         ],
-        "recent_blocks": [_block(b, node.validators.keys, b.header.height <= final_height)
+        "recent_blocks": [_block(b, node.validators.at(b.header.height).keys,
+                                 b.header.height <= final_height)
                           for b in reversed(recent)],
         "peers": [view.to_json() for view in ctx.peers.views()],
         "evidence_count": len(evidence),

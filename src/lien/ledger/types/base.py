@@ -9,7 +9,7 @@ everything the ledger knows about it:
   common ones; the parser checks required fields in this order;
 * ``system`` — True for a type the ledger makes itself (``order_run``), never submitted;
 * ``signers`` — whose signature admission requires, against the state (``lien.ledger.signers``):
-  ``"member"``, ``"account"``, ``"opening"`` or ``"governors"``;
+  ``"member"``, ``"account"``, ``"opening"``, ``"governors"`` or ``"validators"``;
 * ``check(body)`` — *static* validation across fields, on the body alone (raise ``TxError``);
 * ``execute(state, tx)`` — *dynamic* validation against the state (raise ``Refused``), then the
   state update, returning the ``Result``;
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 LANGUAGES = ("fr", "en")
 
 #: Who must have signed a transaction for a node to admit it (``lien.ledger.signers``).
-Signers = Literal["member", "account", "opening", "governors"]
+Signers = Literal["member", "account", "opening", "governors", "validators"]
 
 
 class TxType(ABC):
@@ -52,7 +52,8 @@ class TxType(ABC):
     optional: ClassVar[Mapping[str, Check]] = {}
     #: Whose signature admission requires (``lien.ledger.signers``): a key (owner or till) of
     #: an active member of the body's ``currency`` ("member"), of any account ("account"),
-    #: the key the body opens ("opening"), a governor's ("governors").
+    #: the key the body opens ("opening"), a governor's ("governors"), a key of the current
+    #: validator set ("validators").
     signers: ClassVar[Signers] = "account"
     #: Made by the ledger itself at block start from its state (``order_run``): never signed,
     #: never submitted — admission refuses it (``system_transaction``).

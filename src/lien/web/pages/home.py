@@ -55,6 +55,6 @@ async def home(ctx: Ctx, request: Request) -> HTMLResponse:
                   if ctx.federation.federated else None)
     return render(request, "home.html", summary=summary,
                   status=gettext(STATUS[state], lang), federation=federation,
-                  validators=len(node.validators.keys),
+                  validators=len(node.validators.latest.keys),
                   peer_status={k: gettext(v, lang) for k, v in PEER_STATUS.items()},
                   peer_error={k: gettext(v, lang) for k, v in PEER_ERROR.items()})

@@ -18,7 +18,9 @@ router = APIRouter(tags=["chain"])
             description="Chain id (its `name`, then a digest of the genesis document: what "
                         "every transaction body's `chain` must be), protocol version, genesis "
                         "document and root, height, time, last hash, the "
-                        "height up to which blocks are final, validators and the node's state "
+                        "height up to which blocks are final, the validator set in force "
+                        "(`validators`, from height `validators_from`: 1 for the genesis set, "
+                        "later after a `set_validators`) and the node's state "
                         "(`ready` is false while it loads its state after a start: queries "
                         "are answered, submissions wait for it, at most 10 s, then 503 "
                         "`node_busy`; "
@@ -39,7 +41,9 @@ async def get_chain(ctx: Ctx) -> Response:
         "last_hash": summary.last_hash,
         "time_ms": summary.time_ms,
         "final_height": summary.final_height,
-        "validators": list(config.validators),
+        # the set of the next block, and the height it certifies from (1: the genesis set)
+        "validators": list(node.validators.latest.keys),
+        "validators_from": node.validators.latest_from,
         "node": {"running": node.running, "halted": node.failure is not None,
                  "ready": summary.ready, "disk_full": node.disk_full},
     })
