@@ -220,6 +220,8 @@ class DiskFull(NodeBusy):
 #: The stages of a transaction on this node, in order; "rejected" and "refused" end it too.
 STAGES = ("queued", "accepted", "executed", "final")
 TERMINAL = ("final", "rejected", "refused")
+MIRROR_DETAIL = ("this node signs no block and follows no federation's log: it only answers "
+                 "queries (submit to a validator's node, or give it [ordering] in node.toml)")
 #: The reason of a "refused" status: the log could not take the transaction.
 DISK_FULL = "disk_full"
 #: What a submitter is told while the disk is full (the error itself goes to the node's log)
@@ -251,6 +253,7 @@ class Node:
         signing_record: Path | None = None,
         load_in_background: bool = False,
         more_validator_keys: Sequence[nacl.signing.SigningKey] = (),
+        mirror: bool = False,
     ) -> None:
         """``load_in_background``: load the hot state in the block loop once started, instead
         of here (``lien serve``: the API answers at once, whatever the state's size).
@@ -263,6 +266,10 @@ class Node:
         self.validator_key = validator_key
         self.config = store.config()
         self.chain_id = self.config.chain_id
+        #: a node that only answers queries: it admits nothing and cuts no block (a node that
+        #: signs no block, made by ``lien join``, on its own embedded log: blocks of its own
+        #: would fork the chain; it follows by ``lien catch-up`` or a federation's log)
+        self.mirror = mirror
         self._validator_keys = (() if validator_key is None
                                 else (validator_key, *more_validator_keys))
         #: the validator set of each height (``_follow_validators`` adds each change)
@@ -530,6 +537,8 @@ class Node:
         still checks every one of them later. Never for transactions from outside."""
         if not self.running:
             raise NodeStopped(str(self.failure) if self.failure else "node is not running")
+        if self.mirror:
+            raise NodeStopped(MIRROR_DETAIL)
         self._refuse_if_disk_full()
         if not self._ready.wait(self.settings.load_wait_ms_max / 1000):
             raise NodeBusy("the node is still loading its state; retry")
@@ -648,7 +657,7 @@ class Node:
             running = self._running.is_set()
             self._wake.wait(self._admit_wait_s() if running else 0)
             self._wake.clear()
-            while self._append_batch(flushing=not running):
+            while not self.mirror and self._append_batch(flushing=not running):
                 pass
             if not running:
                 return

@@ -187,11 +187,12 @@ def open_node(path: Path, settings: NodeSettings | None = None,
             if not report.ok:
                 raise ChainDamaged(f"the start-up check failed ({report.check}): "
                                    f"{report.problem}")
-        first, *more = node_dir.validator_keys()
+        keys = node_dir.validator_keys()
+        first, more = (keys[0], list(keys[1:])) if keys else (None, [])
         return Node(store, validator_key=first, settings=settings,
                     clock=clock, signing_record=node_dir.signing_record,
                     load_in_background=load_in_background, ordering=ordering,
-                    more_validator_keys=more)
+                    more_validator_keys=more, mirror=first is None and ordering is None)
     except SigningRefused as exc:
         store.dispose()
         raise SetupError(f"refusing to start: {exc}") from None

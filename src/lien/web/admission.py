@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ledger import Reason, Tx, TxError, limits, parse_json, parse_tx
-from ..node.node import DISK_FULL, DiskFull, Node, NodeBusy, Status
+from ..node.node import MIRROR_DETAIL, DISK_FULL, DiskFull, Node, NodeBusy, Status
 from .errors import NodeHalted
 from .ratelimit import RateLimits
 
@@ -144,6 +144,8 @@ class Admission:
             raise NodeHalted("the node halted; see its log")
         if not self.node.running:
             raise NodeHalted("the node is not running")
+        if self.node.mirror:
+            raise NodeHalted(MIRROR_DETAIL)
 
     # -- in a worker thread ----------------------------------------------------------------------
     def admit_batch(self, data: bytes, address: str) -> list[BatchItem]:

@@ -49,7 +49,7 @@ from starlette.requests import ClientDisconnect
 
 from ..ledger import Reason, TxError
 from ..members import FieldError, Locked, LoginFailed, SessionGone
-from ..node.node import DiskFull, NodeBusy, NodeStopped
+from ..node.node import MIRROR_DETAIL, DiskFull, NodeBusy, NodeStopped
 from .events import StreamsFull
 from .ratelimit import RateLimited
 from .responses import json_bytes
@@ -150,7 +150,9 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _node_stopped(_request: Request, exc: Exception) -> Response:
-    return error_response(503, NodeHalted.code, "the node is not running")
+    # the node's own failure stays in its log (it may name files); a mirror says what it is
+    detail = MIRROR_DETAIL if str(exc) == MIRROR_DETAIL else "the node is not running"
+    return error_response(503, NodeHalted.code, detail)
 
 
 async def _node_busy(_request: Request, exc: Exception) -> Response:
