@@ -47,10 +47,13 @@ class FedNode:
     #: the validator's other keys (a key rotation: ``Node(more_validator_keys=...)``)
     more_keys: tuple[nacl.signing.SigningKey, ...] = ()
 
-    def start(self, replicas: int = 3) -> Node:
-        config = FederationConfig(
+    def config(self, replicas: int = 3) -> FederationConfig:
+        return FederationConfig(
             connection=Connection(servers=(self.server,), name=self.name), replicas=replicas,
             consumer=self.name, peers=(), local_server=None)
+
+    def start(self, replicas: int = 3) -> Node:
+        config = self.config(replicas)
         self.federation = Federation(config, self.directory, _chain_of(self.url))
         self.node = Node(Store(self.url), validator_key=self.key, ordering=self.federation.log,
                          signing_record=self.directory / "signing.json",

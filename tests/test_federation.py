@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lien.federation.resume import resume_stream
 from lien.ledger import check_all_invariants
+from lien.store import Store
 from lien.node.node import Node, Status
 
 from federation_support import Federated, federation, people, poll
@@ -106,3 +108,25 @@ def test_a_stream_that_loses_its_storage_halts_every_node_loudly_and_no_block_is
     poll(lambda: restarted.failure is not None, 60, "the restarted node halting")
     assert "recreated" in str(restarted.failure)
     assert restarted.final_height == before[0][0]
+    # The operators resume: every node continues on the new stream from its last certified
+    # block, nothing rewritten, and the federation finalises new payments.
+    for n in fed.nodes:
+        n.stop()
+    for n in fed.nodes:
+        store = Store(n.url)
+        try:
+            report = resume_stream(store, n.config(), n.directory / "stream.json")
+        finally:
+            store.dispose()
+        assert report.height == before[0][0]
+    for n in fed.nodes:
+        n.start()
+    a, b, c = fed.running()
+    carol = people(fed, 1)[0]
+    ok(c.run([mk.open(carol)]))
+    fed.wait_final(before[0][0] + 1)
+    height = same_chain(fed.running())
+    assert height > before[0][0]
+    assert a.store.block(before[0][0]).header.hash == before[0][1]  # history kept
+    for node in fed.running():
+        assert node.failure is None

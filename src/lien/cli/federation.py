@@ -62,3 +62,36 @@ def demo(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print("Fédération arrêtée.")
+
+
+@federation_app.command("resume")
+def resume(
+    dir: Path = typer.Option(..., "--dir", help="The node directory (its node stopped)."),
+) -> None:
+    """After the federation's stream was lost (every node halted saying the stream was
+    recreated or is gone): continue on the new stream from the last certified block, with
+    the node stopped. Fetches the certified blocks it lacks from its peers first; refuses,
+    exit 3, when its own last block is not certified. Run it on every node, then start them.
+    No block is removed or replaced.
+
+    Example: lien federation resume --dir /var/lib/lien
+    """
+    from ..federation.catchup import CatchUpAlarm
+    from ..federation.federation import FederationConfigError
+    from ..federation.resume import ResumeRefused
+    from ..federation.resume import resume as resume_node
+    from ..node.setup import SetupError
+    from ..ordering import LogUnavailable
+    from ..store import StoreError
+    from .common import EXIT_UNREACHABLE, EXIT_VERIFY
+
+    try:
+        report = resume_node(dir)
+    except (ResumeRefused, CatchUpAlarm) as exc:
+        fail(EXIT_VERIFY, str(exc))
+    except (SetupError, StoreError, FederationConfigError) as exc:
+        fail(EXIT_USAGE, str(exc))
+    except LogUnavailable as exc:
+        fail(EXIT_UNREACHABLE, str(exc))
+    for line in report.lines():
+        console.print(line)

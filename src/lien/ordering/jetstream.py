@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -213,6 +214,17 @@ async def ensure_stream(js: Any, config: StreamConfig, deadline_s: float) -> Any
             delay_s = min(2 * delay_s, 0.5)
 
 
+def write_identity(path: Path, stream: str, created: str, base: int) -> None:
+    """Record which stream a node consumes (its creation time) and the log position of its
+    sequence 0 (``base``), synced: read back at every start."""
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("w") as f:
+        f.write(json.dumps({"stream": stream, "created": created, "base": base}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
 def entry_of(msg: Msg) -> tuple[int, int]:
     """(stream sequence, time in ms) of a delivered message, from its reply subject
     ``$JS.ACK.[<domain>.<account hash>.]<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>...``
@@ -251,6 +263,9 @@ class JetStreamLog:
                                       time.monotonic() + start_timeout_ms / 1000),
                         start_timeout_ms / 1000 + 5)
         self.identity = info.created.isoformat() if info.created else ""
+        #: the log position of the stream's sequence 0: 0, or — after the federation resumed
+        #: on a new stream (``resume``) — the position this node had consumed of the old one
+        self.base = 0
         self._check_identity()
         self.last_sequence = info.state.last_seq
         self._pump_started = False
@@ -261,7 +276,10 @@ class JetStreamLog:
             return
         if self.identity_file.exists():
             known = json.loads(self.identity_file.read_text())
-            if known.get("stream") == self.settings.name and known.get("created") != self.identity:
+            if known.get("created") == self.identity:
+                self.base = int(known.get("base", 0))
+                return
+            if known.get("stream") == self.settings.name:
                 self.failure = StreamReset(
                     f"the stream {self.settings.name} was recreated (created {self.identity}, "
                     f"this node consumed the one created {known.get('created')}): its "
@@ -269,8 +287,7 @@ class JetStreamLog:
                     "from peers")
                 log.critical("%s", self.failure)
                 return
-        self.identity_file.write_text(json.dumps(
-            {"stream": self.settings.name, "created": self.identity}) + "\n")
+        write_identity(self.identity_file, self.settings.name, self.identity, 0)
 
     # -- appends ---------------------------------------------------------------------------------
     def append(self, txs: Sequence[bytes], time_ms: int, tick: bool,
@@ -291,7 +308,7 @@ class JetStreamLog:
         async def one(data: bytes, msg_id: str) -> LogEntry:
             async with limit:
                 seq, duplicate = await self._publish(data, msg_id, deadline)
-            return LogEntry(seq, time_ms, data or None, duplicate)
+            return LogEntry(self.base + seq, time_ms, data or None, duplicate)
 
         entries = list(await asyncio.gather(*(one(d, i) for d, i in zip(txs, ids, strict=True))))
         with self._lock:
@@ -342,9 +359,9 @@ class JetStreamLog:
 
     def _reposition(self, after: int) -> None:
         """(Re)start reading after ``after`` (the lock held)."""
-        if after > self.last_sequence and self.failure is None and self._next == 0:
+        if after > self.base + self.last_sequence and self.failure is None and self._next == 0:
             self.failure = StreamReset(
-                f"the stream {self.settings.name} ends at {self.last_sequence}, before "
+                f"the stream {self.settings.name} ends at {self.base + self.last_sequence}, before "
                 f"position {after} this node consumed: it lost its tail")
             log.critical("%s", self.failure)
             raise self.failure
@@ -367,7 +384,8 @@ class JetStreamLog:
         return await js.pull_subscribe(
             self.settings.subject, durable=name, stream=self.settings.name,
             config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                                  opt_start_seq=after + 1, ack_policy=AckPolicy.NONE,
+                                  opt_start_seq=after - self.base + 1,
+                                  ack_policy=AckPolicy.NONE,
                                   max_waiting=4))
 
     async def _pump(self) -> None:
@@ -423,6 +441,7 @@ class JetStreamLog:
                 return  # repositioned meanwhile: these are stale
             for msg in msgs:
                 seq, time_ms = entry_of(msg)
+                seq += self.base  # a position of the log
                 if seq < self._next:
                     continue  # redelivered after a reconnect
                 if seq != self._next:
@@ -464,16 +483,17 @@ class JetStreamLog:
             return
         created = info.created.isoformat() if info.created else ""
         with self._arrived:
-            if info.state.last_seq >= self._next and self._want is None:
+            last = self.base + info.state.last_seq
+            if last >= self._next and self._want is None:
                 # The stream holds entries this consumer did not deliver within a whole fetch:
                 # lost in a failover (it does not ack). Read again from the first missing.
                 log.warning("the stream holds entries up to %d, none came after %d: reading "
-                            "again", info.state.last_seq, self._next - 1)
+                            "again", last, self._next - 1)
                 self._want = self._next - 1
-            if created != self.identity or info.state.last_seq < self._next - 1:
+            if created != self.identity or last < self._next - 1:
                 self.failure = StreamReset(
                     f"the stream {self.settings.name} changed under this node (created "
-                    f"{created}, last sequence {info.state.last_seq}; this node consumed "
+                    f"{created}, last position {last}; this node consumed "
                     f"the one created {self.identity} up to {self._next - 1})")
                 log.critical("%s", self.failure)
                 self._arrived.notify_all()
