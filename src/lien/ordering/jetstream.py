@@ -98,10 +98,14 @@ class NatsLink:
                                         daemon=True)
         self._thread.start()
         try:
-            self.nc: Client = self.run(asyncio.wait_for(self._connect(),
-                                                        2 * connection.connect_timeout_s))
+            self.nc: Client = self.run(
+                asyncio.wait_for(self._connect(), 2 * connection.connect_timeout_s),
+                2 * connection.connect_timeout_s + 5)  # even if the cancellation hangs
         except Exception as exc:
-            self.run(self._cancel_tasks())
+            try:
+                self.run(self._cancel_tasks(), 5)
+            except Exception as cleanup:  # the loop is stopped below all the same
+                log.warning("closing a failed NATS connection: %s", cleanup)
             self._stop_loop()
             raise LogUnavailable(f"cannot connect to NATS ({', '.join(connection.servers)}): "
                                  f"{type(exc).__name__} {exc}") from exc
