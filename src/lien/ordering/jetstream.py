@@ -26,9 +26,12 @@ transaction — or the same transaction sent to two nodes — takes one place.
   node has consumed; a pump on the connection's loop fills a bounded buffer the block loop reads
   (its ``wait`` is woken by arrivals).
 * **Distrust**: the stream is crash-fault tolerant, not Byzantine, and its storage can be lost.
-  A stream whose identity (creation time) changed, whose sequences go backwards, skip, or end
-  before the position a node consumed is **reset**: ``read`` raises ``StreamReset`` and the node
-  halts loudly rather than execute positions it cannot trust (its certified blocks are kept).
+  A stream whose identity (creation time) changed, whose sequences go backwards, that no longer
+  holds a position its consumer skipped, or that ends before the position a node consumed is
+  **reset**: ``read`` raises ``StreamReset`` and the node halts loudly rather than execute
+  positions it cannot trust (its certified blocks are kept). (A consumer skips what it sent
+  and the node never received — it acknowledges nothing — when a server dies during a
+  failover: the stream still holds those positions, and the consumer restarts there.)
 """
 
 from __future__ import annotations
@@ -233,6 +236,8 @@ class JetStreamLog:
         self._woken = False
         self._known = 0  #: the highest position this node has read or been acknowledged
         self.failure: StreamReset | None = None
+        #: a position the consumer delivered past: is it still in the stream? (``_take``)
+        self._skipped: int | None = None
         self._space = asyncio.Event()
         info = link.run(ensure_stream(link.js, stream_config(settings),
                                       time.monotonic() + start_timeout_ms / 1000),
@@ -368,6 +373,10 @@ class JetStreamLog:
                     if sub is not None:
                         old, sub = sub, None
                         await old.unsubscribe()
+                    if self._skipped is not None:
+                        await self._check_skipped(self._skipped)
+                        if self.failure is not None:
+                            break
                     with self._lock:
                         after = self._want
                     sub = await self._consumer(after)
@@ -422,15 +431,34 @@ class JetStreamLog:
                 if seq < self._next:
                     continue  # redelivered after a reconnect
                 if seq != self._next:
-                    self.failure = StreamReset(
-                        f"the stream {self.settings.name} skipped from {self._next} to {seq}: "
-                        "entries were lost or removed")
-                    log.critical("%s", self.failure)
+                    # The consumer acknowledges nothing: what it sent and this node never
+                    # received (lost with a connection or a server during a failover) is not
+                    # sent again. The pump asks the stream for the position before it restarts
+                    # the consumer there: only an entry gone from the stream is a reset.
+                    log.warning("the consumer of %s skipped from %d to %d: restarted",
+                                self.settings.name, self._next, seq)
+                    self._skipped = self._next
+                    self._want = self._next - 1
                     break
                 self._buffer.append(LogEntry(seq, time_ms, msg.data or None))
                 self._next = seq + 1
                 self._known = max(self._known, seq)
             self._arrived.notify_all()
+
+    async def _check_skipped(self, position: int) -> None:
+        """The consumer skipped ``position``: a reset if the stream no longer holds it."""
+        try:
+            await self.link.js.get_msg(self.settings.name, position)
+        except nats.js.errors.NotFoundError:
+            with self._arrived:
+                self.failure = StreamReset(
+                    f"the stream {self.settings.name} no longer holds position {position}: "
+                    "entries were lost or removed")
+                log.critical("%s", self.failure)
+                self._arrived.notify_all()
+            return
+        with self._lock:
+            self._skipped = None
 
     async def _check_stream(self) -> int | None:
         """The stream is still the one this node consumes: same creation, not shorter.
