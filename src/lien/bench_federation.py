@@ -100,7 +100,7 @@ class LoadShape:
     #: the load runs this long before the window opens (by default a quarter of the window,
     #: at most 5 s)
     warmup_s: float | None = None
-    clients_per_node: int = 48
+    clients_per_node: int = 96
     accounts: int = 600
     #: the failover run: the load again, the stream's leader killed ``kill_after_s`` into it;
     #: it lasts ``failover_s`` at least (by default the steady window, from 8 s to 20 s), and
