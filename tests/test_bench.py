@@ -69,7 +69,9 @@ FEDERATION_KEYS = {
     "ed25519_verify_per_s", "federation_nodes", "federation_clients", "federation_payments",
     "federation_payments_per_s", "federation_final_p50_ms", "federation_final_p99_ms",
     "federation_final_max_ms", "federation_final_gap_max_ms", "federation_failover_pause_ms",
-    "federation_failover_payments_not_final", "federation_blocks",
+    "federation_failover_payments_not_final", "federation_failover_blocks_pause_ms",
+    "federation_blocks", "federation_cpu_nodes_pct", "federation_cpu_nats_pct",
+    "federation_cpu_load_pct", "federation_cpu_machine_pct",
 }
 
 
@@ -95,6 +97,8 @@ def test_the_federation_bench_runs_three_nats_servers_and_three_nodes(tmp_path: 
     # the stream elects a new leader in seconds: finality pauses, then resumes on every node
     assert 0 < figures["federation_final_gap_max_ms"] < figures["federation_failover_pause_ms"]
     assert figures["federation_failover_pause_ms"] < 60_000
+    assert 0 < figures["federation_failover_blocks_pause_ms"] < 60_000
+    assert figures["federation_cpu_nodes_pct"] > 0 and figures["federation_cpu_nats_pct"] > 0
     assert figures["federation_blocks"] > 0
     ratio = figures["federation_payments_per_s"] / figures["ed25519_verify_per_s"]
     assert abs(figures["federation_payments_per_s_ratio"] - ratio) < 0.001

@@ -22,7 +22,13 @@ was submitted to:
 * ``federation_failover_pause_ms`` — the load runs again, and the NATS server leading the log's
   stream is killed (``kill -9``): the longest time any node then goes without a new final block
   (each node's ``final_height`` sampled every ``SAMPLE_MS``); ``federation_final_gap_max_ms`` is
-  the same measure during the steady window, for comparison.
+  the same measure during the steady window, for comparison, and
+  ``federation_failover_blocks_pause_ms`` the longest time without a new *executed* block (the
+  part of the pause the log's election takes: the rest is the votes');
+* ``federation_cpu_{nodes,nats,load,machine}_pct`` — the CPU the nodes, the NATS servers, the
+  load generator (this process) and the whole machine used during the steady window, in % of
+  one core (from /proc): on a shared machine, ``machine`` minus the others is what other
+  programs took.
 
 At the end the load stops, every node must reach the same height, all of it final, and the
 three databases must hold the same blocks (heights and hashes): a run that ends with diverging
@@ -94,7 +100,7 @@ class LoadShape:
     #: the load runs this long before the window opens (by default a quarter of the window,
     #: at most 5 s)
     warmup_s: float | None = None
-    clients_per_node: int = 48
+    clients_per_node: int = 96
     accounts: int = 600
     #: the failover run: the load again, the stream's leader killed ``kill_after_s`` into it;
     #: it lasts ``failover_s`` at least (by default the steady window, from 8 s to 20 s), and
@@ -177,6 +183,8 @@ class Phase:
     answers: list[Answer] = field(default_factory=list)
     #: per node: (perf_counter seconds, final height) at each change seen
     finals: list[list[tuple[float, int]]] = field(default_factory=list)
+    #: per node: (perf_counter seconds, height) at each change seen: executed blocks
+    heights: list[list[tuple[float, int]]] = field(default_factory=list)
     started: float = 0.0
     #: when the clients stop sending (each then waits for its last answer)
     until: float = 0.0
@@ -227,10 +235,9 @@ async def _client(conn: Conn, node: int, payments: Payments, phase: Phase) -> No
                                     "" if final else f"{status} {answer[:200]!r}"))
 
 
-async def _monitor(conns: list[Conn], finals: list[list[tuple[float, int]]],
-                   stop: asyncio.Event) -> None:
-    """Sample each node's final height every ``SAMPLE_MS`` (a sampling period, nothing waits
-    on it); record each change with its time."""
+async def _monitor(conns: list[Conn], phase: Phase, stop: asyncio.Event) -> None:
+    """Sample each node's height and final height every ``SAMPLE_MS`` (a sampling period,
+    nothing waits on it); record each change with its time."""
     answering: list[Conn | None] = list(conns)
     while not stop.is_set():
         for i, conn in enumerate(answering):
@@ -242,9 +249,12 @@ async def _monitor(conns: list[Conn], finals: list[list[tuple[float, int]]],
                 answering[i] = None  # the node is gone: its clients say so, and its finals stop
                 continue
             if status == 200:
-                height = int(json.loads(body)["final_height"])
-                if not finals[i] or finals[i][-1][1] != height:
-                    finals[i].append((time.perf_counter(), height))
+                chain = json.loads(body)
+                now = time.perf_counter()
+                for series, height in ((phase.finals[i], int(chain["final_height"])),
+                                       (phase.heights[i], int(chain["height"]))):
+                    if not series or series[-1][1] != height:
+                        series.append((now, height))
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_MS / 1000)
         except TimeoutError:
@@ -252,21 +262,28 @@ async def _monitor(conns: list[Conn], finals: list[list[tuple[float, int]]],
 
 
 async def _phase(nodes: list[DemoNode], payments: Payments, clients_per_node: int,
-                 seconds: float, fault: tuple[float, Callable[[], float]] | None = None
-                 ) -> Phase:
+                 seconds: float, fault: tuple[float, Callable[[], float]] | None = None,
+                 cpu: tuple[CpuMeter, float] | None = None) -> Phase:
     """The load on every node for ``seconds``, then until every payment sent is answered.
     ``fault`` = (after how many seconds, what): a fault made meanwhile (in a thread; it returns
     when it struck); the load then goes on, past ``seconds`` if need be, until a block has
-    become final on every node since, or ``RESUME_S_MAX`` has passed."""
-    phase = Phase(finals=[[] for _ in nodes])
+    become final on every node since, or ``RESUME_S_MAX`` has passed. ``cpu`` = (meter,
+    warm-up): the meter samples after the warm-up and when the clients stop."""
+    phase = Phase(finals=[[] for _ in nodes], heights=[[] for _ in nodes])
     conns = [[await Conn.open(n.http_port) for _ in range(clients_per_node)] for n in nodes]
     watch = [await Conn.open(n.http_port) for n in nodes]
     stop = asyncio.Event()
-    monitor = asyncio.create_task(_monitor(watch, phase.finals, stop))
+    monitor = asyncio.create_task(_monitor(watch, phase, stop))
     phase.started = time.perf_counter()
     phase.until = phase.started + seconds if fault is None else float("inf")
     clients = [asyncio.create_task(_client(c, i, payments, phase))
                for i, node_conns in enumerate(conns) for c in node_conns]
+    if cpu is not None:
+        meter, warmup_s = cpu
+        await asyncio.sleep(warmup_s)  # the window's start
+        meter.sample()
+        await asyncio.sleep(max(0.0, phase.until - time.perf_counter()))  # its end
+        meter.sample()
     if fault is not None:
         delay_s, action = fault
         await asyncio.sleep(delay_s)  # the moment of the fault, into the load
@@ -286,6 +303,50 @@ async def _phase(nodes: list[DemoNode], payments: Payments, clients_per_node: in
     for conn in [c for node_conns in conns for c in node_conns] + watch:
         conn.close()
     return phase
+
+
+class CpuMeter:
+    """CPU time of the federation's processes and of this one (the load), and of the whole
+    machine, from /proc (Linux): where the cores went during the steady window."""
+
+    def __init__(self, fed: DemoFederation) -> None:
+        self.groups = {
+            "nodes": [n.process.pid for n in fed.nodes if n.process is not None],
+            "nats": [s.process.pid for s in fed.cluster.servers if s.process is not None],
+            "load": [os.getpid()],
+        }
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    @staticmethod
+    def _process_s(pid: int) -> float:
+        # utime and stime, fields 14 and 15, after the command's closing parenthesis
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _machine_busy_s() -> float:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle, iowait
+        return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        now = time.perf_counter()
+        try:
+            used = {group: sum(self._process_s(pid) for pid in pids)
+                    for group, pids in self.groups.items()}
+            used["machine"] = self._machine_busy_s()
+        except (OSError, IndexError, ValueError):
+            return  # no /proc: no CPU figures
+        self.samples.append((now, used))
+
+    def figures(self) -> dict[str, int]:
+        """Percent of one core each group used between the first and last sample."""
+        if len(self.samples) < 2:
+            return {}
+        (t0, first), (t1, last) = self.samples[0], self.samples[-1]
+        return {f"federation_cpu_{group}_pct": round(100 * (last[group] - first[group])
+                                                     / (t1 - t0))
+                for group in first}
 
 
 def _percentile_ms(values: list[float], p: float) -> int:
@@ -333,6 +394,9 @@ def _failover_figures(phase: Phase) -> dict[str, Any]:
     return {
         "federation_failover_pause_ms": max(
             _longest_gap_ms(f, phase.fault_at, phase.ended) for f in phase.finals),
+        # the same for executed blocks: how much of the pause is the log's (no new block)
+        "federation_failover_blocks_pause_ms": max(
+            _longest_gap_ms(h, phase.fault_at, phase.ended) for h in phase.heights),
         "federation_failover_payments_not_final": sum(not a.final for a in phase.answers),
     }
 
@@ -429,11 +493,13 @@ def bench_federation(work: Path, shape: LoadShape,
         clients = 3 * shape.clients_per_node
         log(f"federation: steady load, {clients} clients, {shape.warmup:g} + "
             f"{shape.seconds:g} s")
+        meter = CpuMeter(fed)
         steady = uvloop.run(_phase(fed.nodes, payments, shape.clients_per_node,
-                                   shape.warmup + shape.seconds))
+                                   shape.warmup + shape.seconds, cpu=(meter, shape.warmup)))
         figures: dict[str, Any] = {"federation_nodes": len(fed.nodes),
                                    "federation_clients": clients}
         figures.update(_steady_figures(steady, shape.warmup))
+        figures.update(meter.figures())
         if shape.failover:
             leader = Leader(fed, chain_id)
             log(f"federation: failover, the stream's leader killed after "

@@ -369,7 +369,7 @@ def bench(
     federation_seconds: float = typer.Option(
         30.0, min=1.0, max=3600.0, help="--federation: the steady window, in seconds."),
     federation_clients: int = typer.Option(
-        48, min=1, max=256, help="--federation: clients on each node, each waiting until "
+        96, min=1, max=256, help="--federation: clients on each node, each waiting until "
         "its payment is final before sending the next."),
     federation_accounts: int = typer.Option(
         600, min=2, max=100_000, help="--federation: funded members paying each other."),
@@ -448,6 +448,10 @@ def _bench_federation(as_json: bool, out: Path | None, seconds: float, clients: 
     if failover:
         table.add_row("federation_failover_pause_ms",
                       f"{figures['federation_failover_pause_ms']}", "", "")
+    if "federation_cpu_machine_pct" in figures:
+        table.add_row("CPU % of one core: nodes / NATS / load / machine",
+                      " / ".join(str(figures[f"federation_cpu_{g}_pct"])
+                                 for g in ("nodes", "nats", "load", "machine")), "", "")
     _emit(table, figures, out, as_json)
 
 

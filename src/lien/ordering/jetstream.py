@@ -26,9 +26,12 @@ transaction — or the same transaction sent to two nodes — takes one place.
   node has consumed; a pump on the connection's loop fills a bounded buffer the block loop reads
   (its ``wait`` is woken by arrivals).
 * **Distrust**: the stream is crash-fault tolerant, not Byzantine, and its storage can be lost.
-  A stream whose identity (creation time) changed, whose sequences go backwards, skip, or end
-  before the position a node consumed is **reset**: ``read`` raises ``StreamReset`` and the node
-  halts loudly rather than execute positions it cannot trust (its certified blocks are kept).
+  A stream whose identity (creation time) changed, whose sequences go backwards, that no longer
+  holds a position its consumer skipped, or that ends before the position a node consumed is
+  **reset**: ``read`` raises ``StreamReset`` and the node halts loudly rather than execute
+  positions it cannot trust (its certified blocks are kept). (A consumer skips what it sent
+  and the node never received — it acknowledges nothing — when a server dies during a
+  failover: the stream still holds those positions, and the consumer restarts there.)
 """
 
 from __future__ import annotations
@@ -61,8 +64,6 @@ T = TypeVar("T")
 
 #: "duplicate message id is in process": two publishers raced with one id; retry to learn it
 DUPLICATE_IN_PROCESS = 10158
-#: times one missing position is read again before the stream is declared to have lost it
-gap_retries_max = 3
 
 
 class StreamReset(LogReset):
@@ -259,9 +260,9 @@ class JetStreamLog:
         self._closed = False
         self._woken = False
         self._known = 0  #: the highest position this node has read or been acknowledged
-        self._gap_at = 0  #: the position last found missing, and how many times in a row
-        self._gaps = 0
         self.failure: StreamReset | None = None
+        #: a position the consumer delivered past: is it still in the stream? (``_take``)
+        self._skipped: int | None = None
         self._space = asyncio.Event()
         info = link.run(ensure_stream(link.js, stream_config(settings),
                                       time.monotonic() + start_timeout_ms / 1000),
@@ -402,6 +403,10 @@ class JetStreamLog:
                     if sub is not None:
                         old, sub = sub, None
                         await old.unsubscribe()
+                    if self._skipped is not None:
+                        await self._check_skipped(self._skipped)
+                        if self.failure is not None:
+                            break
                     with self._lock:
                         after = self._want
                     sub = await self._consumer(after)
@@ -449,25 +454,34 @@ class JetStreamLog:
                 if seq < self._next:
                     continue  # redelivered after a reconnect
                 if seq != self._next:
-                    # A message delivered while the connection was failing over is lost to
-                    # this consumer (it does not ack): read again from the missing position.
-                    # Only a gap that stays is the stream's own loss.
-                    self._gaps = self._gaps + 1 if self._gap_at == self._next else 1
-                    self._gap_at = self._next
-                    if self._gaps > gap_retries_max:
-                        self.failure = StreamReset(
-                            f"the stream {self.settings.name} skips from {self._next} to "
-                            f"{seq}: entries were lost or removed")
-                        log.critical("%s", self.failure)
-                    else:
-                        log.warning("the stream skipped from %d to %d: reading again from %d",
-                                    self._next, seq, self._next)
-                        self._want = self._next - 1
+                    # The consumer acknowledges nothing: what it sent and this node never
+                    # received (lost with a connection or a server during a failover) is not
+                    # sent again. The pump asks the stream for the position before it restarts
+                    # the consumer there: only an entry gone from the stream is a reset.
+                    log.warning("the consumer of %s skipped from %d to %d: restarted",
+                                self.settings.name, self._next, seq)
+                    self._skipped = self._next
+                    self._want = self._next - 1
                     break
                 self._buffer.append(LogEntry(seq, time_ms, msg.data or None))
                 self._next = seq + 1
                 self._known = max(self._known, seq)
             self._arrived.notify_all()
+
+    async def _check_skipped(self, position: int) -> None:
+        """The consumer skipped ``position``: a reset if the stream no longer holds it."""
+        try:
+            await self.link.js.get_msg(self.settings.name, position - self.base)
+        except nats.js.errors.NotFoundError:
+            with self._arrived:
+                self.failure = StreamReset(
+                    f"the stream {self.settings.name} no longer holds position {position}: "
+                    "entries were lost or removed")
+                log.critical("%s", self.failure)
+                self._arrived.notify_all()
+            return
+        with self._lock:
+            self._skipped = None
 
     async def _check_stream(self) -> None:
         """The stream is still the one this node consumes: same creation, not shorter; and
