@@ -120,7 +120,7 @@ def serve(
     from ..node.verify import VerifyReport
     from ..store import StoreError
     from ..members import MailConfigError, Members, node_secret, sender_from_config
-    from ..node.node import wall_clock_ms
+    from ..node.node import NodeSettings, wall_clock_ms
     from ..store import Store
     from ..web.api import ApiSettings, FederationInfo, create_app
     from ..web.connections import HttpLimits
@@ -144,7 +144,10 @@ def serve(
             node = open_node(dir, load_in_background=True,
                              startup_check=StartupCheck(latest_blocks=check_blocks,
                                                         shared_log=federation is not None),
-                             ordering=federation.log if federation is not None else None)
+                             ordering=federation.log if federation is not None else None,
+                             settings=NodeSettings(
+                                 block_gap_ms_min=federation.config.block_gap_ms_min)
+                             if federation is not None else None)
             if federation is not None:
                 federation.attach(node)
         except BaseException:

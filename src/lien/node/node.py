@@ -1075,8 +1075,7 @@ class Node:
                 final = height
         if final == self.final_height:
             return
-        for height, block_hash, signatures in certified:
-            self._written(lambda: self.store.set_signatures(height, block_hash, signatures))
+        self._written(lambda: self.store.set_signatures(certified))  # one transaction
         for height in [h for h in self._unfinal if h <= final]:
             self._final_hashes[height] = self._unfinal.pop(height)
             for key, (block_hash, signature) in self.tally.ballot(height).items():

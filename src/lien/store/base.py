@@ -106,10 +106,12 @@ class NodeStore(ChainStore, LocalStore, Protocol):
         the seq of the block's first transaction."""
         ...
 
-    def set_signatures(self, height: int, block_hash: str, signatures: dict[str, bytes]) -> None:
-        """Replace the stored validator signatures of block ``height`` (whose hash must be
-        ``block_hash``: a certificate is never attached to another block) — the certificate
-        gathered from the federation's validators once it holds more than 2/3 of them."""
+    def set_signatures(self, certificates: Sequence[tuple[int, str, dict[str, bytes]]]
+                       ) -> None:
+        """For each (height, block hash, signatures), in one database transaction: replace
+        the stored validator signatures of block ``height`` (whose hash must be the one
+        given: a certificate is never attached to another block) — the certificate gathered
+        from the federation's validators once it holds more than 2/3 of them."""
         ...
 
     def size_bytes(self) -> int: ...

@@ -356,15 +356,20 @@ class Store:
             self._write_local(conn, block.log_position, block.dropped)
         return first_seq
 
-    def set_signatures(self, height: int, block_hash: str, signatures: dict[str, bytes]) -> None:
-        with (raising_store_full(f"certificate of block {height}"), self._write_lock,
-              self.engine.begin() as conn):
-            updated = conn.execute(
-                update(t.blocks)
-                .where(t.blocks.c.height == height, t.blocks.c.hash == bytes.fromhex(block_hash))
-                .values(signatures=pack_signatures(signatures))).rowcount
-        if updated != 1:
-            raise StoreError(f"no block {block_hash} at height {height}")
+    def set_signatures(self, certificates: Sequence[tuple[int, str, dict[str, bytes]]]
+                       ) -> None:
+        if not certificates:
+            return
+        with (raising_store_full(f"certificates up to block {certificates[-1][0]}"),
+              self._write_lock, self.engine.begin() as conn):
+            for height, block_hash, signatures in certificates:
+                updated = conn.execute(
+                    update(t.blocks)
+                    .where(t.blocks.c.height == height,
+                           t.blocks.c.hash == bytes.fromhex(block_hash))
+                    .values(signatures=pack_signatures(signatures))).rowcount
+                if updated != 1:  # the whole transaction rolls back
+                    raise StoreError(f"no block {block_hash} at height {height}")
 
     def _write_chain(self, conn: Connection, block: BlockWrite) -> int:
         """The chain part of a block: its header and certificate, transactions with results,
