@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from lien.chain import sign_header
+from lien.ledger.crypto import new_signing_key, public_key_hex
+from lien.node.genesis import make_genesis
+from lien.node.node import wall_clock_ms
+from lien.store import Store
 from lien.node.finality import StateDiverged, Vote
 from lien.node.node import Node, Status
 
@@ -133,3 +137,42 @@ def test_a_node_whose_state_differs_from_the_certified_header_stops_with_a_repor
     assert honest is not None and honest.header.hash == report["certified_hash"]
     assert d.final_height < report["height"]  # d never called its own block final
     fed.wait_final(a.summary.height, [a, b, c])
+
+
+def test_a_block_final_through_a_later_one_gets_its_own_certificate_when_votes_come(
+        tmp_path: Path) -> None:
+    """Finality is sequential: a certified block makes the ones before it final. Each block
+    still gets its own certificate (receipts and peers catching up check each block's own)
+    once the votes it lacked arrive, even late. (One node of a 4-validator chain; the other
+    validators' votes are handed to it directly.)"""
+    keys = tuple(new_signing_key() for _ in range(4))
+    genesis = make_genesis("late-votes", wall_clock_ms(), validators=keys)
+    store = Store(f"sqlite:///{tmp_path / 'node.db'}")
+    store.create(genesis.config)
+    node = Node(store, validator_key=keys[0])
+    node.start()
+    try:
+        ok(node.run(genesis.bootstrap[:1]))
+        ok(node.run(genesis.bootstrap[1:]))
+        first, second = 1, node.summary.height
+        assert second > first and node.final_height == 0
+
+        def votes(height: int, signers: tuple[int, ...]) -> list[Vote]:
+            block = store.block(height)
+            assert block is not None
+            return [Vote(height, block.header.hash, public_key_hex(keys[i]),
+                         sign_header(keys[i], block.header.hash)) for i in signers]
+
+        node.receive_votes(votes(second, (1, 2)))  # 3 of 4 on the later block: both final
+        poll(lambda: node.final_height == second, 30, "final through the later block")
+        early = store.block(first)
+        assert early is not None and len(early.signatures) == 1  # its own only
+        node.receive_votes(votes(first, (1, 3)))  # its votes arrive, late
+        poll(lambda: len(store.block(first).signatures) == 3, 30,  # type: ignore[union-attr]
+             "the early block's own certificate")
+        early = store.block(first)
+        assert early is not None
+        assert node.validators.at(first).is_final(early.header.hash, early.signatures)
+    finally:
+        node.stop()
+        store.dispose()

@@ -40,6 +40,8 @@ replay_margin_ms = 60_000
 publish_timeout_ms = 2_000
 #: how long one vote is retried while the stream has no leader (the resend covers the rest)
 publish_retry_ms_max = 10_000
+#: votes kept for sending again after their publishing gave up
+unsent_votes_max = 10_000
 
 
 class VoteChannel:
@@ -57,6 +59,10 @@ class VoteChannel:
                  start_timeout_ms / 1000 + 5)
         self._sub: Any = None
         self._resender: asyncio.Task[None] | None = None
+        #: votes whose publishing gave up (the stream without a leader too long): sent again
+        #: with the next round, even if the block became final meanwhile (others may lack
+        #: them for its own certificate)
+        self._unsent: list[Vote] = []
         self.received = 0
 
     def start(self) -> None:
@@ -71,8 +77,7 @@ class VoteChannel:
         self.link.run(self._start_resender(), 5)
 
     def _oldest_unfinal_ms(self) -> int | None:
-        height = self.node.final_height + 1
-        block = self.node.store.block(height)
+        block = self.node.store.block(self.node.oldest_waiting_height)
         return block.header.time_ms if block is not None else None
 
     async def _subscribe(self, since_ms: int) -> None:
@@ -116,6 +121,8 @@ class VoteChannel:
                 if time.monotonic() > deadline:
                     log.warning("vote at height %d not sent (%s): sent again later",
                                 vote.height, exc)
+                    if len(self._unsent) < unsent_votes_max:
+                        self._unsent.append(vote)
                     return
             await asyncio.sleep(delay_s)  # the stream elects a leader: no event to wait on
             delay_s = min(2 * delay_s, 0.5)
@@ -132,7 +139,8 @@ class VoteChannel:
             await asyncio.sleep(resend_interval_ms / 1000)  # a period, not a synchronisation
             loop = asyncio.get_running_loop()
             votes = await loop.run_in_executor(None, self.node.unfinal_votes)
-            for vote in votes:
+            unsent, self._unsent = self._unsent, []
+            for vote in [*unsent, *votes]:
                 await self._publish(vote)
             stalled = self.node.final_height == final and self.node.summary.height > final
             final = self.node.final_height

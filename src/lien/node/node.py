@@ -286,6 +286,8 @@ class Node:
         #: height -> hash of the latest final blocks (``final_memory_blocks``): late votes
         #: are checked against them
         self._final_hashes: dict[int, str] = {}
+        #: of those, the blocks final through a later block that lack their own certificate
+        self._uncertified: set[int] = set()
         self.final_height = self._find_final_height(last.header.height if last else 0)
         self.tally = Tally(self.validators)
         self._votes_in: list[Vote] = []
@@ -365,10 +367,33 @@ class Node:
             for block in reversed(blocks):
                 if self.validators.at(block.header.height).is_final(block.header.hash,
                                                                      block.signatures):
+                    self._remember_final(block.header.height)
                     return block.header.height
                 self._unfinal[block.header.height] = block.header.hash
             height = max(0, height - window)
         return 0
+
+    def _remember_final(self, final: int) -> None:
+        """The hashes of the latest ``final_memory_blocks`` final blocks, and which of them
+        still lack their own certificate (final through a later one): late votes complete
+        them (``_late_certificates``)."""
+        after = max(0, final - final_memory_blocks)
+        while after < final:
+            blocks = self.store.blocks(after, min(200, final - after))
+            if not blocks:
+                break
+            for block in blocks:
+                h = block.header.height
+                self._final_hashes[h] = block.header.hash
+                if not self.validators.at(h).is_final(block.header.hash, block.signatures):
+                    self._uncertified.add(h)
+            after = blocks[-1].header.height
+
+    @property
+    def oldest_waiting_height(self) -> int:
+        """The oldest block still waiting for votes: the first not final, or an older one
+        final through a later block and still without its own certificate."""
+        return min({*self._uncertified, self.final_height + 1})
 
     def unfinal_votes(self) -> list[Vote]:
         """This validator's own votes on the blocks not final yet (from their stored
@@ -882,9 +907,12 @@ class Node:
         self.summary = summarise(self.state, self.last_hash, self.final_height,
                                  self.transactions)
         self._notify(outcome, header, first_seq, refused)
-        if self.vote_sink is not None:
-            for key, signature in signatures.items():
-                self.vote_sink(Vote(header.height, header.hash, key, signature))
+        for key, signature in signatures.items():
+            own = Vote(header.height, header.hash, key, signature)
+            if header.height in self._unfinal:  # not final by its own signature alone
+                self.tally.add(own)  # counted here, not only once echoed by the federation
+            if self.vote_sink is not None:
+                self.vote_sink(own)
         if self._unfinal:
             self._advance_finality()
 
@@ -1065,7 +1093,7 @@ class Node:
         """Certify this node's blocks that more than 2/3 of the validators signed, move the
         final height to the highest, and push ``final`` to their waiters and listeners."""
         final = self.final_height
-        certified: list[tuple[int, str, dict[str, bytes]]] = []
+        certified = self._late_certificates()
         for height in sorted(self._unfinal):
             block_hash = self._unfinal[height]
             self._refuse_diverged(height, block_hash)
@@ -1074,16 +1102,22 @@ class Node:
                 certified.append((height, block_hash, signatures))
                 final = height
         if final == self.final_height:
+            if certified:
+                self._written(lambda: self.store.set_signatures(certified))
             return
         self._written(lambda: self.store.set_signatures(certified))  # one transaction
+        done = {height for height, _, _ in certified}
         for height in [h for h in self._unfinal if h <= final]:
             self._final_hashes[height] = self._unfinal.pop(height)
+            if height not in done:  # final through a later block: its own certificate later
+                self._uncertified.add(height)
             for key, (block_hash, signature) in self.tally.ballot(height).items():
                 evidence = self._against_certified(Vote(height, block_hash, key, signature))
                 if evidence is not None:
                     self._record_evidence(evidence)
         for height in [h for h in self._final_hashes if h <= final - final_memory_blocks]:
             del self._final_hashes[height]
+            self._uncertified.discard(height)
         # the votes on the latest final blocks are kept: a late vote that contradicts them
         # is evidence too
         self.tally.forget_through(final - final_memory_blocks)
@@ -1096,6 +1130,21 @@ class Node:
                 for waiter in waiters:
                     waiter(status)
             self._publish_events(events)
+
+    def _late_certificates(self) -> list[tuple[int, str, dict[str, bytes]]]:
+        """Blocks made final by a later certified block, whose own votes have come since:
+        each gets its own certificate (a receipt, and a peer catching up, check each block's
+        own)."""
+        found = []
+        for height in sorted(self._uncertified):
+            block_hash = self._final_hashes.get(height)
+            if block_hash is None:
+                continue
+            signatures = self.tally.signatures(height, block_hash)
+            if len(signatures) >= self.validators.at(height).quorum:
+                found.append((height, block_hash, signatures))
+                self._uncertified.discard(height)
+        return found
 
     def _first_outcome(self, status: Status) -> Status:
         if status.state == "rejected" and status.reason == Reason.DUPLICATE.value:
