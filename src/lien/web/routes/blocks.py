@@ -44,7 +44,8 @@ def list_blocks(
                         "ordering-log entry that closed it) and `transactions`: "
                         "`[{tx, result}]`, each the exact canonical JSON text of the envelope "
                         "and of its recorded result, in block order. Pass `next` as `after` "
-                        "(`next` is null when no final block follows the page); "
+                        "(`next` is null when no final block follows the page, or the next "
+                        "one still waits for its own certificate: ask again later); "
                         "`final_height` is the node's.",
             responses={**json_200("`{items: [certified block], next, final_height}`"),
                        **QUERY_ERRORS})
@@ -63,6 +64,12 @@ def list_certified_blocks(
             transactions += len(raws)
             if items and transactions > budget:
                 break  # between two reads of the store: no query stays open
+            in_force = ctx.node.validators.at(block.header.height)
+            if sum(key in in_force.keys for key in block.signatures) < in_force.quorum:
+                # final through a later block, its own certificate not yet gathered: a
+                # receiver checks each block's own; it asks again later
+                final = last
+                break
             items.append(views.certified_block(block, raws))
             last = block.header.height
     return json_response({"items": items, "next": last if items and last < final else None,
