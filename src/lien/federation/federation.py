@@ -62,7 +62,7 @@ class FederationConfig:
     #: no block sooner than this after the previous one (the node's ``block_gap_ms_min``):
     #: in a federation each block costs every node its votes, syncs and signatures, so under
     #: load fewer, bigger blocks carry more payments (an idle node still ticks at once)
-    block_gap_ms_min: int = 100
+    block_gap_ms_min: int = 200
 
 
 def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -121,7 +121,7 @@ def federation_config(directory: Path, settings: dict[str, Any],
         consumer=str(ordering.get("consumer", default_consumer)),
         peers=_strings(federation, "peers", "federation"),
         local_server=_local_server(directory, settings.get("nats")),
-        block_gap_ms_min=_int(ordering, "block_gap_ms_min", "ordering", 100),
+        block_gap_ms_min=_int(ordering, "block_gap_ms_min", "ordering", 200),
     )
 
 
