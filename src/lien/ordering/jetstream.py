@@ -64,6 +64,10 @@ T = TypeVar("T")
 
 #: "duplicate message id is in process": two publishers raced with one id; retry to learn it
 DUPLICATE_IN_PROCESS = 10158
+#: checks in a row, over at least this long, before a stream that looks gone or shorter is
+#: taken as lost (a server released from a partition answers with its stale state a while)
+reset_checks_min = 5
+reset_seconds_min = 10.0
 
 
 class StreamReset(LogReset):
@@ -263,6 +267,8 @@ class JetStreamLog:
         self.failure: StreamReset | None = None
         #: a position the consumer delivered past: is it still in the stream? (``_take``)
         self._skipped: int | None = None
+        #: when the last checks in a row found the stream gone or shorter (``_check_stream``)
+        self._suspicions: list[float] = []
         self._space = asyncio.Event()
         info = link.run(ensure_stream(link.js, stream_config(settings),
                                       time.monotonic() + start_timeout_ms / 1000),
@@ -469,32 +475,32 @@ class JetStreamLog:
             self._arrived.notify_all()
 
     async def _check_skipped(self, position: int) -> None:
-        """The consumer skipped ``position``: a reset if the stream no longer holds it."""
+        """The consumer skipped ``position``: a reset if the stream keeps not holding it."""
         try:
             await self.link.js.get_msg(self.settings.name, position - self.base)
         except nats.js.errors.NotFoundError:
-            with self._arrived:
-                self.failure = StreamReset(
-                    f"the stream {self.settings.name} no longer holds position {position}: "
-                    "entries were lost or removed")
-                log.critical("%s", self.failure)
-                self._arrived.notify_all()
+            # asked again at the next restart of the consumer: a reset only if it stays so
+            self._suspect(f"the stream {self.settings.name} no longer holds position "
+                          f"{position}: entries were lost or removed")
             return
         with self._lock:
             self._skipped = None
+        self._suspicions = []
 
     async def _check_stream(self) -> None:
         """The stream is still the one this node consumes: same creation, not shorter; and
-        this node's consumer, which just delivered nothing, has nothing to deliver."""
+        this node's consumer, which just delivered nothing, has nothing to deliver.
+
+        A recreated stream (another creation time) is certain at once. A stream that looks
+        gone or shorter may be a stale server's view (one just released from a partition
+        still answers with its old state): it is a reset only when every check says so for
+        ``reset_checks_min`` checks in a row over ``reset_seconds_min``."""
         try:
             info = await self.link.js.stream_info(self.settings.name)
         except nats.js.errors.NotFoundError:
-            with self._arrived:
-                self.failure = StreamReset(
-                    f"the stream {self.settings.name} is gone (its servers' storage lost?): "
-                    f"this node consumed it up to {self._next - 1}; it keeps its blocks")
-                log.critical("%s", self.failure)
-                self._arrived.notify_all()
+            self._suspect(f"the stream {self.settings.name} is gone (its servers' storage "
+                          f"lost?): this node consumed it up to {self._next - 1}; it keeps "
+                          "its blocks")
             return
         except Exception as exc:  # the cluster is failing over: asked again later
             log.debug("stream info: %s", exc)
@@ -508,13 +514,31 @@ class JetStreamLog:
                 log.warning("the stream holds entries up to %d, none came after %d: reading "
                             "again", last, self._next - 1)
                 self._want = self._next - 1
-            if created != self.identity or last < self._next - 1:
-                self.failure = StreamReset(
-                    f"the stream {self.settings.name} changed under this node (created "
-                    f"{created}, last position {last}; this node consumed "
-                    f"the one created {self.identity} up to {self._next - 1})")
-                log.critical("%s", self.failure)
-                self._arrived.notify_all()
+            if created != self.identity:
+                self._fail(StreamReset(
+                    f"the stream {self.settings.name} was recreated (created {created}; this "
+                    f"node consumed the one created {self.identity} up to {self._next - 1})"))
+                return
+        if last < self._next - 1:
+            self._suspect(f"the stream {self.settings.name} ends at position {last}, before "
+                          f"{self._next - 1} this node consumed: it lost its tail")
+        else:
+            self._suspicions = []
+
+    def _suspect(self, problem: str) -> None:
+        now = time.monotonic()
+        self._suspicions.append(now)
+        log.warning("%s (check %d)", problem, len(self._suspicions))
+        if (len(self._suspicions) >= reset_checks_min
+                and now - self._suspicions[0] >= reset_seconds_min):
+            with self._arrived:
+                self._fail(StreamReset(problem))
+
+    def _fail(self, failure: StreamReset) -> None:
+        """(The lock held.)"""
+        self.failure = failure
+        log.critical("%s", failure)
+        self._arrived.notify_all()
 
     def wait(self, after: int, timeout_s: float) -> bool:
         with self._arrived:
