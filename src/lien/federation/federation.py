@@ -38,6 +38,7 @@ from typing import Any
 
 from ..node.finality import Equivocation
 from ..node.node import Node
+from ..node.setup import SetupError, peers_from
 from ..ordering.jetstream import Connection, JetStreamLog, NatsLink, StreamSettings
 from .natsd import NatsError, NatsServer, ServerSpec
 from .votes import VoteChannel
@@ -112,14 +113,15 @@ def federation_config(directory: Path, settings: dict[str, Any],
         tls_ca_file=_path(directory, ordering, "tls_ca_file"),
         tls_cert_file=_path(directory, ordering, "tls_cert_file"),
         tls_key_file=_path(directory, ordering, "tls_key_file"))
-    federation = settings.get("federation", {})
-    if not isinstance(federation, dict):
-        raise FederationConfigError("[federation] must be a table")
+    try:
+        peers = peers_from(settings, directory / "node.toml")  # the checks catch-up makes
+    except SetupError as exc:
+        raise FederationConfigError(str(exc)) from None
     return FederationConfig(
         connection=connection,
         replicas=_int(ordering, "replicas", "ordering", 3),
         consumer=str(ordering.get("consumer", default_consumer)),
-        peers=_strings(federation, "peers", "federation"),
+        peers=tuple(peers),
         local_server=_local_server(directory, settings.get("nats")),
         block_gap_ms_min=_int(ordering, "block_gap_ms_min", "ordering", 200),
     )

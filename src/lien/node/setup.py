@@ -139,17 +139,23 @@ class NodeDir:
     def peers(self) -> list[str]:
         """The ``[federation]`` table's ``peers``: the base URLs of the nodes this node
         catches up from (``lien catch-up``), in the order they are tried; none by default."""
-        table = self.settings().get("federation", {})
-        if not isinstance(table, dict):
-            raise SetupError(f"{self.settings_file}: federation must be a table ([federation])")
-        peers = table.get("peers", [])
-        if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
-            raise SetupError(f"{self.settings_file}: [federation] peers must be a list of URLs")
-        if len(peers) > peers_max:
-            raise SetupError(f"{self.settings_file}: more than peers_max ({peers_max}) peers")
-        for peer in peers:
-            check_peer_url(peer)
-        return list(peers)
+        return peers_from(self.settings(), self.settings_file)
+
+
+def peers_from(settings: dict[str, Any], where: Path | str) -> list[str]:
+    """The ``[federation]`` ``peers`` of node.toml's ``settings`` (read from ``where``),
+    checked: at most ``peers_max`` http(s) URLs (``SetupError`` naming the fault)."""
+    table = settings.get("federation", {})
+    if not isinstance(table, dict):
+        raise SetupError(f"{where}: federation must be a table ([federation])")
+    peers = table.get("peers", [])
+    if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+        raise SetupError(f"{where}: [federation] peers must be a list of URLs")
+    if len(peers) > peers_max:
+        raise SetupError(f"{where}: more than peers_max ({peers_max}) peers")
+    for peer in peers:
+        check_peer_url(peer)
+    return list(peers)
 
 
 def open_store(path: Path) -> Store:
