@@ -7,8 +7,7 @@ stop them; ``lien serve`` processes of the same federation are tested through th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,17 +21,7 @@ from lien.node.node import Node, NodeSettings, Status, wall_clock_ms
 from lien.ordering.jetstream import Connection
 from lien.store import Store
 from lien.wallet import Member, TxMaker
-
-
-def poll(condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "") -> None:
-    """Wait for ``condition`` (checked often) or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    delay_s = 0.005
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(delay_s)  # polling another thread's progress, with a deadline
-        delay_s = min(2 * delay_s, 0.1)
+from server_support import poll
 
 
 @dataclass

@@ -13,7 +13,8 @@ from lien.ledger import check_all_invariants
 from lien.store import Store
 from lien.node.node import Node, Status
 
-from federation_support import Federated, federation, people, poll
+from federation_support import Federated, federation, people
+from server_support import poll
 
 pytestmark = pytest.mark.slow
 

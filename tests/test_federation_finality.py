@@ -18,7 +18,8 @@ from lien.store import Store
 from lien.node.finality import StateDiverged, Vote
 from lien.node.node import Node, Status
 
-from federation_support import Federated, federation, people, poll
+from federation_support import Federated, federation, people
+from server_support import poll
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,8 @@ import pytest
 from api_support import listening_socket
 from api_support import anyio_backend  # noqa: F401  (the fixture, for pytest)
 from cli_support import ServedNode
-from federation_support import Federated, federation, people, poll
+from federation_support import Federated, federation, people
+from server_support import poll
 from test_api_docs import example_after
 from test_api_docs import keys as shape
 
